@@ -1,0 +1,41 @@
+# Two entry points for a newcomer: `make build` and `make test`. Both create the virtual
+# environment .venv from requirements.lock when it is missing or out of date.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export DBT_PROFILES_DIR := $(CURDIR)/profiles
+export DBT_PROJECT_DIR := $(CURDIR)
+
+.PHONY: venv build test seeds lock clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+## build: load the seeds and build every model, running its tests (dev target, DuckDB file)
+build: venv
+	$(BIN)/dbt build
+
+## test: every test: dbt build with its unit and data tests, then pytest
+test: venv
+	$(BIN)/dbt build
+	$(BIN)/dbt compile --quiet --select resource_type:analysis
+	$(BIN)/python -m pytest
+
+## seeds: regenerate the committed demo seeds with the deterministic generator
+seeds: venv
+	$(BIN)/nps-warehouse generate --out seeds
+
+## lock: re-resolve requirements.txt into requirements.lock in a scratch environment
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	.lock-venv/bin/pip freeze --all --exclude pip > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf target logs warehouse/*.duckdb warehouse/*.wal
