@@ -1,0 +1,38 @@
+{#- Cleaning and validation helpers shared by the staging models. -#}
+
+{% macro clean_id(column) -%}
+    nullif(upper(trim({{ column }})), '')
+{%- endmacro %}
+
+{% macro clean_text(column) -%}
+    nullif(trim({{ column }}), '')
+{%- endmacro %}
+
+{% macro pseudonymise(column) -%}
+    {{ return(adapter.dispatch('pseudonymise', 'nps_warehouse')(column)) }}
+{%- endmacro %}
+
+{% macro default__pseudonymise(column) -%}
+    case
+        when nullif(trim({{ column }}), '') is not null
+            then sha256('{{ env_var("PII_SALT", "dev-salt-not-secret") }}' || lower(trim({{ column }})))
+    end
+{%- endmacro %}
+
+{% macro row_copies(key, fingerprint) -%}
+    row_number() over (partition by {{ key }} order by {{ fingerprint }}) as copy_number,
+    min({{ fingerprint }}) over (partition by {{ key }})
+    <> max({{ fingerprint }}) over (partition by {{ key }}) as has_conflicting_copies
+{%- endmacro %}
+
+{% macro key_reasons(key) -%}
+    case when {{ key }} is null then 'missing {{ key }}' end,
+    case
+        when {{ key }} is not null and has_conflicting_copies
+            then 'conflicting duplicate {{ key }}'
+    end,
+    case
+        when {{ key }} is not null and not has_conflicting_copies and copy_number > 1
+            then 'duplicate {{ key }} (identical row)'
+    end
+{%- endmacro %}

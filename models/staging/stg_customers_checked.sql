@@ -1,0 +1,59 @@
+with
+
+raw_customers as (
+    select * from {{ ref('raw_customers') }}
+),
+
+cleaned as (
+    select
+        customer_id as raw_customer_id,
+        segment as raw_segment,
+        country as raw_country,
+        signup_date as raw_signup_date,
+        {{ clean_id('customer_id') }} as customer_id,
+        {{ pseudonymise('company_name') }} as company_name_hash,
+        {{ pseudonymise('contact_email') }} as contact_email_hash,
+        case lower(trim(segment))
+            when 'enterprise' then 'Enterprise'
+            when 'mid-market' then 'Mid-Market'
+            when 'smb' then 'SMB'
+        end as segment,
+        case
+            when upper(trim(country)) in ('DE', 'AT', 'CH') then upper(trim(country))
+        end as country,
+        {{ dbt.safe_cast(clean_text('signup_date'), 'date') }} as signup_date,
+        {{ dbt.hash(dbt.concat([
+            "coalesce(upper(trim(customer_id)), '')", "'|'",
+            "coalesce(lower(trim(company_name)), '')", "'|'",
+            "coalesce(lower(trim(contact_email)), '')", "'|'",
+            "coalesce(lower(trim(segment)), '')", "'|'",
+            "coalesce(upper(trim(country)), '')", "'|'",
+            "coalesce(trim(signup_date), '')",
+        ])) }} as row_fingerprint
+    from raw_customers
+),
+
+copies as (
+    select
+        *,
+        {{ row_copies('customer_id', 'row_fingerprint') }}
+    from cleaned
+),
+
+checked as (
+    select
+        {{ dbt.hash(dbt.concat(["coalesce(customer_id, '')", "'#'", dbt.safe_cast('copy_number', dbt.type_string())])) }}
+            as source_row_key,
+        *,
+        nullif(concat_ws(
+            '; ',
+            {{ key_reasons('customer_id') }},
+            case when segment is null then 'unknown segment' end,
+            case when country is null then 'unknown country' end,
+            case when signup_date is null then 'invalid signup_date' end,
+            case when signup_date > current_date then 'signup_date in the future' end
+        ), '') as reason
+    from copies
+)
+
+select * from checked

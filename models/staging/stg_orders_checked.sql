@@ -1,0 +1,69 @@
+with
+
+raw_orders as (
+    select * from {{ ref('raw_orders') }}
+),
+
+-- The one cross-entity read in staging: a semi-join that tells whether the customer exists.
+known_customers as (
+    select customer_id from {{ ref('stg_customers') }}
+),
+
+cleaned as (
+    select
+        order_id as raw_order_id,
+        customer_id as raw_customer_id,
+        order_date as raw_order_date,
+        status as raw_status,
+        amount_eur as raw_amount_eur,
+        cost_eur as raw_cost_eur,
+        {{ clean_id('order_id') }} as order_id,
+        {{ clean_id('customer_id') }} as customer_id,
+        {{ dbt.safe_cast(clean_text('order_date'), 'date') }} as order_date,
+        case
+            when lower(trim(status)) in ('completed', 'cancelled', 'returned') then lower(trim(status))
+        end as status,
+        {{ dbt.safe_cast(clean_text('amount_eur'), 'decimal(18, 2)') }} as amount_eur,
+        {{ dbt.safe_cast(clean_text('cost_eur'), 'decimal(18, 2)') }} as cost_eur,
+        {{ dbt.hash(dbt.concat([
+            "coalesce(upper(trim(order_id)), '')", "'|'",
+            "coalesce(upper(trim(customer_id)), '')", "'|'",
+            "coalesce(trim(order_date), '')", "'|'",
+            "coalesce(lower(trim(status)), '')", "'|'",
+            "coalesce(trim(amount_eur), '')", "'|'",
+            "coalesce(trim(cost_eur), '')",
+        ])) }} as row_fingerprint
+    from raw_orders
+),
+
+copies as (
+    select
+        cleaned.*,
+        known_customers.customer_id is not null as has_known_customer,
+        {{ row_copies('cleaned.order_id', 'cleaned.row_fingerprint') }}
+    from cleaned
+    left join known_customers
+        on cleaned.customer_id = known_customers.customer_id
+),
+
+checked as (
+    select
+        {{ dbt.hash(dbt.concat(["coalesce(order_id, '')", "'#'", dbt.safe_cast('copy_number', dbt.type_string())])) }}
+            as source_row_key,
+        *,
+        nullif(concat_ws(
+            '; ',
+            {{ key_reasons('order_id') }},
+            case when not has_known_customer then 'unknown customer_id' end,
+            case when order_date is null then 'invalid order_date' end,
+            case when order_date > current_date then 'order_date in the future' end,
+            case when status is null then 'unknown status' end,
+            case when amount_eur is null then 'invalid amount_eur' end,
+            case when amount_eur < 0 then 'negative amount_eur' end,
+            case when cost_eur is null then 'invalid cost_eur' end,
+            case when cost_eur < 0 then 'negative cost_eur' end
+        ), '') as reason
+    from copies
+)
+
+select * from checked
