@@ -1,0 +1,91 @@
+{#-
+    The metric formulas of shared/spec/METRICS.md, each written once. Models and data tests call
+    these macros; macros/metrics.yml documents them.
+-#}
+
+{% macro respondent_category(score) -%}
+    case
+        when {{ score }} >= 9 then 'promoter'
+        when {{ score }} >= 7 then 'passive'
+        when {{ score }} >= 0 then 'detractor'
+    end
+{%- endmacro %}
+
+{% macro category_rank(category) -%}
+    case {{ category }}
+        when 'promoter' then 3
+        when 'passive' then 2
+        when 'detractor' then 1
+    end
+{%- endmacro %}
+
+{% macro share_pct(part, whole) -%}
+    case when {{ whole }} > 0 then 100.0 * {{ part }} / {{ whole }} end
+{%- endmacro %}
+
+{% macro nps(promoters, detractors, responses) -%}
+    ({{ share_pct(promoters, responses) }} - {{ share_pct(detractors, responses) }})
+{%- endmacro %}
+
+{% macro nps_margin_of_error(promoters, detractors, responses) -%}
+    case
+        when {{ responses }} > 0 then 100.0 * 1.96 * sqrt(greatest(
+            (
+                1.0 * {{ promoters }} / {{ responses }}
+                + 1.0 * {{ detractors }} / {{ responses }}
+                - power(1.0 * ({{ promoters }} - {{ detractors }}) / {{ responses }}, 2)
+            ) / {{ responses }},
+            0
+        ))
+    end
+{%- endmacro %}
+
+{% macro retention_rate(customers_start, customers_end, new_customers) -%}
+    case
+        when {{ customers_start }} > 0
+            then 100.0 * ({{ customers_end }} - {{ new_customers }}) / {{ customers_start }}
+    end
+{%- endmacro %}
+
+{% macro churn_rate(retention_rate) -%}
+    (100.0 - {{ retention_rate }})
+{%- endmacro %}
+
+{% macro months_in_grain(period_grain) -%}
+    case {{ period_grain }}
+        when 'month' then 1
+        when 'quarter' then 3
+        when 'year' then 12
+    end
+{%- endmacro %}
+
+{% macro discount_rate(period_grain) -%}
+    (power(1.0 + {{ var('annual_discount_rate') }}, {{ months_in_grain(period_grain) }} / 12.0) - 1.0)
+{%- endmacro %}
+
+{% macro expected_lifetime_periods(retention_rate) -%}
+    case
+        when {{ retention_rate }} < 100 then 1.0 / (1.0 - {{ retention_rate }} / 100.0)
+    end
+{%- endmacro %}
+
+{% macro clv(margin_per_customer, retention_rate, discount_rate) -%}
+    (
+        {{ margin_per_customer }} * ({{ retention_rate }} / 100.0)
+        / (1.0 + {{ discount_rate }} - {{ retention_rate }} / 100.0)
+    )
+{%- endmacro %}
+
+{% macro active_until(order_date) -%}
+    {#- A completed order on day o makes its customer active on the days o .. o + W - 1, which is
+        "active on day d when it has a completed order dated in (d - W, d]". -#}
+    {{ dbt.dateadd('day', var('active_window_days') - 1, order_date) }}
+{%- endmacro %}
+
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'nps_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}
+    double
+{%- endmacro %}

@@ -1,0 +1,48 @@
+with
+
+segment_periods as (
+    select * from {{ ref('int_segment_periods_aggregated') }}
+),
+
+inputs as (
+    select
+        period_grain,
+        period_start,
+        period_end,
+        segment,
+        ordering_customers as active_customers,
+        orders,
+        revenue_eur as revenue,
+        gross_margin_eur as gross_margin,
+        case when ordering_customers > 0 then 1.0 * gross_margin_eur / ordering_customers end
+            as margin_per_customer,
+        {{ retention_rate('customers_start', 'customers_end', 'new_customers') }} as retention_rate,
+        {{ discount_rate('period_grain') }} as discount_rate
+    from segment_periods
+),
+
+final as (
+    select
+        period_grain,
+        period_start,
+        period_end,
+        segment,
+        cast(active_customers as {{ dbt.type_bigint() }}) as active_customers,
+        cast(orders as {{ dbt.type_bigint() }}) as orders,
+        cast(revenue as decimal(18, 2)) as revenue,
+        cast(gross_margin as decimal(18, 2)) as gross_margin,
+        cast(case when orders > 0 then 1.0 * revenue / orders end as {{ type_double() }})
+            as avg_order_value,
+        cast(case when active_customers > 0 then 1.0 * orders / active_customers end as {{ type_double() }})
+            as purchase_frequency,
+        cast(margin_per_customer as {{ type_double() }}) as margin_per_customer,
+        cast(retention_rate as {{ type_double() }}) as retention_rate,
+        cast(discount_rate as {{ type_double() }}) as discount_rate,
+        cast({{ expected_lifetime_periods('retention_rate') }} as {{ type_double() }})
+            as expected_lifetime_periods,
+        cast({{ clv('margin_per_customer', 'retention_rate', 'discount_rate') }} as {{ type_double() }})
+            as clv
+    from inputs
+)
+
+select * from final

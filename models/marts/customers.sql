@@ -1,0 +1,106 @@
+with
+
+customers as (
+    select * from {{ ref('stg_customers') }}
+),
+
+orders as (
+    select * from {{ ref('stg_orders') }}
+),
+
+responses as (
+    select * from {{ ref('int_survey_responses_categorised') }}
+),
+
+-- The latest data date: the latest valid order or response.
+latest as (
+    select max(activity_date) as latest_data_date
+    from (
+        select order_date as activity_date from orders
+        union all
+        select response_date as activity_date from responses
+    ) as activity
+),
+
+order_totals as (
+    select
+        customer_id,
+        min(order_date) as first_order_date,
+        max(order_date) as last_order_date,
+        count(*) as lifetime_orders,
+        sum(amount_eur) as lifetime_revenue_eur,
+        sum(amount_eur - cost_eur) as lifetime_gross_margin_eur
+    from orders
+    where status = 'completed'
+    group by customer_id
+),
+
+ranked_responses as (
+    select
+        customer_id,
+        responded_at,
+        score,
+        respondent_category,
+        row_number() over (
+            partition by customer_id order by responded_at desc, response_id desc
+        ) as recency_rank,
+        count(*) over (partition by customer_id) as responses
+    from responses
+),
+
+latest_responses as (
+    select
+        latest_response.customer_id,
+        latest_response.responses,
+        latest_response.responded_at as last_responded_at,
+        latest_response.score as latest_score,
+        latest_response.respondent_category as latest_category,
+        previous_response.respondent_category as previous_category
+    from ranked_responses as latest_response
+    left join ranked_responses as previous_response
+        on latest_response.customer_id = previous_response.customer_id
+        and previous_response.recency_rank = 2
+    where latest_response.recency_rank = 1
+),
+
+final as (
+    select
+        customers.customer_id,
+        customers.segment,
+        customers.country,
+        customers.signup_date,
+        order_totals.first_order_date,
+        order_totals.last_order_date,
+        cast(coalesce(order_totals.lifetime_orders, 0) as {{ dbt.type_bigint() }}) as lifetime_orders,
+        cast(coalesce(order_totals.lifetime_revenue_eur, 0) as decimal(18, 2)) as lifetime_revenue_eur,
+        cast(coalesce(order_totals.lifetime_gross_margin_eur, 0) as decimal(18, 2))
+            as lifetime_gross_margin_eur,
+        coalesce(
+            order_totals.last_order_date <= latest.latest_data_date
+            and {{ active_until('order_totals.last_order_date') }} >= latest.latest_data_date,
+            false
+        ) as is_active,
+        latest.latest_data_date,
+        cast(coalesce(latest_responses.responses, 0) as {{ dbt.type_bigint() }}) as responses,
+        latest_responses.last_responded_at,
+        cast(latest_responses.latest_score as {{ dbt.type_int() }}) as latest_score,
+        latest_responses.latest_category,
+        latest_responses.previous_category,
+        case
+            when latest_responses.customer_id is null then 'never_surveyed'
+            when latest_responses.previous_category is null then 'new'
+            when {{ category_rank('latest_responses.latest_category') }}
+                > {{ category_rank('latest_responses.previous_category') }} then 'climber'
+            when {{ category_rank('latest_responses.latest_category') }}
+                < {{ category_rank('latest_responses.previous_category') }} then 'faller'
+            else 'stable'
+        end as advocacy_trend
+    from customers
+    cross join latest
+    left join order_totals
+        on customers.customer_id = order_totals.customer_id
+    left join latest_responses
+        on customers.customer_id = latest_responses.customer_id
+)
+
+select * from final
