@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DBT_PROJECT_DIR := $(CURDIR)
+export DUCKDB_PATH ?= warehouse/dev.duckdb
 
 .PHONY: venv build test seeds lock clean
 
@@ -15,6 +16,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed
+	@mkdir -p $(dir $(DUCKDB_PATH))
 
 ## build: load the seeds and build every model, running its tests (dev target, DuckDB file)
 build: venv
