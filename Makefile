@@ -7,7 +7,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DBT_PROJECT_DIR := $(CURDIR)
 export DUCKDB_PATH ?= warehouse/dev.duckdb
 
-.PHONY: venv build test seeds lock clean
+.PHONY: venv build test lint fix seeds lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ test: venv
 	$(BIN)/dbt build
 	$(BIN)/dbt compile --quiet --select resource_type:analysis
 	$(BIN)/python -m pytest
+
+## lint: sqlfluff (dbt templater, duckdb dialect) on every model and analysis
+lint: venv
+	$(BIN)/sqlfluff lint models analyses --processes 2
+
+## fix: let sqlfluff fix what it can
+fix: venv
+	$(BIN)/sqlfluff fix models analyses --processes 2
 
 ## seeds: regenerate the committed demo seeds with the deterministic generator
 seeds: venv

@@ -23,4 +23,4 @@ final as (
 )
 
 select * from final
-order by advocacy_trend, lifetime_revenue_eur desc
+order by advocacy_trend asc, lifetime_revenue_eur desc

@@ -36,3 +36,9 @@
             then 'duplicate {{ key }} (identical row)'
     end
 {%- endmacro %}
+
+{% macro source_row_key(key) -%}
+    {{ dbt.hash(dbt.concat([
+        "coalesce(" ~ key ~ ", '')", "'#'", dbt.safe_cast('copy_number', dbt.type_string()),
+    ])) }}
+{%- endmacro %}

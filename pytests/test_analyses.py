@@ -38,7 +38,7 @@ def test_monetisation_shares_add_up_to_all_revenue(warehouse):
     result = run(warehouse, "nps_monetisation")
     assert result["pct_of_revenue"].sum() == pytest.approx(100.0, abs=1e-9)
     (customers,) = warehouse.execute("select count(*) from marts.customers").fetchone()
-    assert result["accounts"].sum() == customers
+    assert result["account_count"].sum() == customers
 
 
 def test_revenue_at_risk_lists_only_active_detractors(warehouse):

@@ -1,31 +1,51 @@
 with
 
 customers as (
-    select customer_id, segment from {{ ref('stg_customers') }}
+    select
+        customer_id,
+        segment
+    from {{ ref('stg_customers') }}
 ),
 
 completed_orders as (
-    select customer_id, order_date, amount_eur, cost_eur
+    select
+        customer_id,
+        order_date,
+        amount_eur,
+        cost_eur
     from {{ ref('stg_orders') }}
     where status = 'completed'
 ),
 
 responses as (
-    select customer_id, response_date, score, respondent_category
+    select
+        customer_id,
+        response_date,
+        score,
+        respondent_category
     from {{ ref('int_survey_responses_categorised') }}
 ),
 
 active_days as (
-    select customer_id, as_of_date from {{ ref('int_customers_active_on_boundaries') }}
+    select
+        customer_id,
+        as_of_date
+    from {{ ref('int_customers_active_on_boundaries') }}
 ),
 
 periods as (
-    select period_grain, period_start, period_end, end_measured_on
+    select
+        period_grain,
+        period_start,
+        period_end,
+        end_measured_on
     from {{ ref('int_periods_enumerated') }}
 ),
 
 first_orders as (
-    select customer_id, min(order_date) as first_order_date
+    select
+        customer_id,
+        min(order_date) as first_order_date
     from completed_orders
     group by customer_id
 ),
@@ -83,13 +103,29 @@ responses_in_period as (
 ),
 
 customer_periods as (
-    select customer_id, period_grain, period_start from active_at_start
+    select
+        customer_id,
+        period_grain,
+        period_start
+    from active_at_start
     union
-    select customer_id, period_grain, period_start from active_at_end
+    select
+        customer_id,
+        period_grain,
+        period_start
+    from active_at_end
     union
-    select customer_id, period_grain, period_start from orders_in_period
+    select
+        customer_id,
+        period_grain,
+        period_start
+    from orders_in_period
     union
-    select customer_id, period_grain, period_start from responses_in_period
+    select
+        customer_id,
+        period_grain,
+        period_start
+    from responses_in_period
 ),
 
 flagged as (
@@ -99,9 +135,9 @@ flagged as (
         customer_periods.period_grain,
         customer_periods.period_start,
         periods.period_end,
+        first_orders.first_order_date,
         active_at_start.customer_id is not null as is_active_at_start,
         active_at_end.customer_id is not null as is_active_at_end,
-        first_orders.first_order_date,
         coalesce(orders_in_period.completed_orders, 0) as completed_orders,
         coalesce(orders_in_period.revenue_eur, 0) as revenue_eur,
         coalesce(orders_in_period.gross_margin_eur, 0) as gross_margin_eur,
@@ -145,21 +181,21 @@ final as (
         period_end,
         is_active_at_start,
         is_active_at_end,
+        completed_orders,
+        revenue_eur,
+        gross_margin_eur,
+        responses,
+        promoters,
+        passives,
+        detractors,
+        score_total,
         is_active_at_end and not is_active_at_start as is_new,
         is_active_at_end and not is_active_at_start
         and first_order_date >= period_start
         and first_order_date <= period_end as is_acquired,
         is_active_at_start and is_active_at_end as is_retained,
         completed_orders > 0 as has_completed_order,
-        completed_orders,
-        revenue_eur,
-        gross_margin_eur,
-        responses > 0 as has_responded,
-        responses,
-        promoters,
-        passives,
-        detractors,
-        score_total
+        responses > 0 as has_responded
     from flagged
 )
 

@@ -1,13 +1,17 @@
 with
 
 completed_orders as (
-    select customer_id, order_date
+    select
+        customer_id,
+        order_date
     from {{ ref('stg_orders') }}
     where status = 'completed'
 ),
 
 periods as (
-    select period_start, end_measured_on
+    select
+        period_start,
+        end_measured_on
     from {{ ref('int_periods_enumerated') }}
 ),
 

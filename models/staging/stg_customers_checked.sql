@@ -42,8 +42,7 @@ copies as (
 
 checked as (
     select
-        {{ dbt.hash(dbt.concat(["coalesce(customer_id, '')", "'#'", dbt.safe_cast('copy_number', dbt.type_string())])) }}
-            as source_row_key,
+        {{ source_row_key('customer_id') }} as source_row_key,
         *,
         nullif(concat_ws(
             '; ',

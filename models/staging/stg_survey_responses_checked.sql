@@ -48,8 +48,7 @@ copies as (
 
 checked as (
     select
-        {{ dbt.hash(dbt.concat(["coalesce(response_id, '')", "'#'", dbt.safe_cast('copy_number', dbt.type_string())])) }}
-            as source_row_key,
+        {{ source_row_key('response_id') }} as source_row_key,
         *,
         nullif(concat_ws(
             '; ',
