@@ -30,7 +30,7 @@ test: venv
 
 ## lint: sqlfluff (dbt templater, duckdb dialect) on every model and analysis
 lint: venv
-	$(BIN)/sqlfluff lint models analyses --processes 2
+	$(BIN)/sqlfluff lint models analyses --processes 2 -v
 
 ## fix: let sqlfluff fix what it can
 fix: venv

@@ -1,0 +1,80 @@
+"""The metadata gate bites: dbt-score fails on a manifest that breaks the project's rules.
+
+Works on a copy of target/manifest.json (written by `dbt parse` / `dbt build`), edited the way
+a careless change would, and runs the real dbt-score command line on it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MANIFEST = REPO / "target" / "manifest.json"
+DBT_SCORE = Path(sys.executable).with_name("dbt-score")
+
+
+@pytest.fixture
+def manifest() -> dict:
+    if not MANIFEST.exists():
+        pytest.fail(f"{MANIFEST} is missing: run `dbt parse` first")
+    return json.loads(MANIFEST.read_text())
+
+
+def lint(manifest: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    return subprocess.run(
+        [str(DBT_SCORE), "lint", "--manifest", str(path), "--show", "failing-rules"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def node(manifest: dict, name: str) -> dict:
+    return manifest["nodes"][f"model.nps_warehouse.{name}"]
+
+
+def test_the_project_meets_its_minimum_score(manifest, tmp_path):
+    result = lint(manifest, tmp_path)
+    assert result.returncode == 0, result.stdout
+
+
+def test_an_undocumented_mart_fails(manifest, tmp_path):
+    mart = node(manifest, "nps_by_segment_period")
+    mart["description"] = ""
+    for column in mart["columns"].values():
+        column["description"] = ""
+    result = lint(manifest, tmp_path)
+    assert result.returncode != 0
+    assert "has_description" in result.stdout
+    assert "columns_have_description" in result.stdout
+
+
+def test_a_model_without_primary_key_test_fails(manifest, tmp_path):
+    manifest["nodes"] = {
+        key: value
+        for key, value in manifest["nodes"].items()
+        if not (
+            value["resource_type"] == "test"
+            and value.get("attached_node") == "model.nps_warehouse.customers"
+        )
+    }
+    result = lint(manifest, tmp_path)
+    assert result.returncode != 0
+    assert "has_primary_key_test" in result.stdout
+
+
+def test_a_misnamed_staging_model_and_an_unenforced_mart_fail(manifest, tmp_path):
+    node(manifest, "stg_orders")["name"] = "orders_clean"
+    node(manifest, "customers")["config"]["contract"]["enforced"] = False
+    result = lint(manifest, tmp_path)
+    assert result.returncode != 0
+    assert "name_and_materialisation_match_layer" in result.stdout
+    assert "mart_has_enforced_contract" in result.stdout

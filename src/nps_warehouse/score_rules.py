@@ -1,0 +1,63 @@
+"""The project's own dbt-score rules (metadata lint), next to dbt-score's generic ones.
+
+Enabled through `[tool.dbt-score] rule_namespaces` in pyproject.toml.
+"""
+
+from dbt_score import Model, RuleViolation, Seed, rule
+
+# Folder under models/ -> (required name prefix, required materialisation).
+LAYERS = {
+    "staging": ("stg_", "view"),
+    "intermediate": ("int_", None),
+    "marts": ("", "table"),
+}
+LAYER_PREFIXES = ("stg_", "int_")
+
+
+def _layer(model: Model) -> str | None:
+    parts = model.original_file_path.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "models" else None
+
+
+@rule
+def has_primary_key_test(model: Model) -> RuleViolation | None:
+    """A model has a primary key: a column tested unique and not_null, or a unique combination."""
+    for column in model.columns:
+        types = {test.type for test in column.tests}
+        if {"unique", "not_null"} <= types:
+            return None
+    if any(test.type == "unique_combination_of_columns" for test in model.tests):
+        return None
+    return RuleViolation("No primary key test: unique + not_null or unique_combination_of_columns.")
+
+
+@rule
+def name_and_materialisation_match_layer(model: Model) -> RuleViolation | None:
+    """A model's name and materialisation follow its layer (stg_ views, int_, mart tables)."""
+    layer = _layer(model)
+    if layer not in LAYERS:
+        return RuleViolation(f"Model lives outside models/{{{', '.join(LAYERS)}}}.")
+    prefix, materialized = LAYERS[layer]
+    if prefix and not model.name.startswith(prefix):
+        return RuleViolation(f"A {layer} model's name starts with {prefix}.")
+    if not prefix and model.name.startswith(LAYER_PREFIXES):
+        return RuleViolation(f"A {layer} model's name carries no layer prefix.")
+    if materialized and model.config.get("materialized") != materialized:
+        return RuleViolation(f"A {layer} model is materialised as a {materialized}.")
+    return None
+
+
+@rule
+def mart_has_enforced_contract(model: Model) -> RuleViolation | None:
+    """A mart, read by BI tools, enforces its contract (column names and types)."""
+    if _layer(model) == "marts" and not model.config.get("contract", {}).get("enforced"):
+        return RuleViolation("Mart without an enforced contract.")
+    return None
+
+
+@rule
+def seed_is_a_raw_table(seed: Seed) -> RuleViolation | None:
+    """Seeds are raw tables: named raw_ and loaded into the raw schema."""
+    if not seed.name.startswith("raw_") or seed.schema != "raw":
+        return RuleViolation("A seed is named raw_<table> and lives in schema raw.")
+    return None
