@@ -42,3 +42,19 @@
         "coalesce(" ~ key ~ ", '')", "'#'", dbt.safe_cast('copy_number', dbt.type_string()),
     ])) }}
 {%- endmacro %}
+
+{% macro is_erased(customer_id) -%}
+    ({{ customer_id }} in (select erasures.customer_id from {{ ref('stg_erasure_requests') }} as erasures))
+{%- endmacro %}
+
+{#- customer_id must be qualified with its table: the subquery has a customer_id of its own. -#}
+{% macro erased_or(customer_id, fallback) -%}
+    coalesce(
+        (
+            select erasures.erased_customer_id
+            from {{ ref('stg_erasure_requests') }} as erasures
+            where erasures.customer_id = {{ customer_id }}
+        ),
+        {{ fallback }}
+    )
+{%- endmacro %}

@@ -6,13 +6,15 @@ raw_customers as (
 
 cleaned as (
     select
-        customer_id as raw_customer_id,
+        {{ erased_or(clean_id('raw_customers.customer_id'), 'raw_customers.customer_id') }} as raw_customer_id,
         segment as raw_segment,
         country as raw_country,
         signup_date as raw_signup_date,
-        {{ clean_id('customer_id') }} as customer_id,
-        {{ pseudonymise('company_name') }} as company_name_hash,
-        {{ pseudonymise('contact_email') }} as contact_email_hash,
+        {{ erased_or(clean_id('raw_customers.customer_id'), clean_id('raw_customers.customer_id')) }} as customer_id,
+        case when not {{ is_erased(clean_id('customer_id')) }} then {{ pseudonymise('company_name') }} end
+            as company_name_hash,
+        case when not {{ is_erased(clean_id('customer_id')) }} then {{ pseudonymise('contact_email') }} end
+            as contact_email_hash,
         case lower(trim(segment))
             when 'enterprise' then 'Enterprise'
             when 'mid-market' then 'Mid-Market'
