@@ -47,13 +47,18 @@
     ({{ customer_id }} in (select erasures.customer_id from {{ ref('stg_erasure_requests') }} as erasures))
 {%- endmacro %}
 
-{#- customer_id must be qualified with its table: the subquery has a customer_id of its own. -#}
+{#- The lookup renames its key, so an unqualified customer_id passed in means the outer row's. -#}
 {% macro erased_or(customer_id, fallback) -%}
     coalesce(
         (
             select erasures.erased_customer_id
-            from {{ ref('stg_erasure_requests') }} as erasures
-            where erasures.customer_id = {{ customer_id }}
+            from (
+                select
+                    customer_id as erased_key,
+                    erased_customer_id
+                from {{ ref('stg_erasure_requests') }}
+            ) as erasures
+            where erasures.erased_key = {{ customer_id }}
         ),
         {{ fallback }}
     )

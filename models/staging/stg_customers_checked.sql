@@ -6,11 +6,11 @@ raw_customers as (
 
 cleaned as (
     select
-        {{ erased_or(clean_id('raw_customers.customer_id'), 'raw_customers.customer_id') }} as raw_customer_id,
+        {{ erased_or(clean_id('customer_id'), 'customer_id') }} as raw_customer_id,
         segment as raw_segment,
         country as raw_country,
         signup_date as raw_signup_date,
-        {{ erased_or(clean_id('raw_customers.customer_id'), clean_id('raw_customers.customer_id')) }} as customer_id,
+        {{ erased_or(clean_id('customer_id'), clean_id('customer_id')) }} as customer_id,
         case when not {{ is_erased(clean_id('customer_id')) }} then {{ pseudonymise('company_name') }} end
             as company_name_hash,
         case when not {{ is_erased(clean_id('customer_id')) }} then {{ pseudonymise('contact_email') }} end

@@ -12,13 +12,13 @@ known_customers as (
 cleaned as (
     select
         order_id as raw_order_id,
-        {{ erased_or(clean_id('raw_orders.customer_id'), 'raw_orders.customer_id') }} as raw_customer_id,
+        {{ erased_or(clean_id('customer_id'), 'customer_id') }} as raw_customer_id,
         order_date as raw_order_date,
         status as raw_status,
         amount_eur as raw_amount_eur,
         cost_eur as raw_cost_eur,
         {{ clean_id('order_id') }} as order_id,
-        {{ erased_or(clean_id('raw_orders.customer_id'), clean_id('raw_orders.customer_id')) }} as customer_id,
+        {{ erased_or(clean_id('customer_id'), clean_id('customer_id')) }} as customer_id,
         {{ dbt.safe_cast(clean_text('order_date'), 'date') }} as order_date,
         case
             when lower(trim(status)) in ('completed', 'cancelled', 'returned') then lower(trim(status))

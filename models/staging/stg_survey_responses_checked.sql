@@ -12,12 +12,12 @@ known_customers as (
 cleaned as (
     select
         response_id as raw_response_id,
-        {{ erased_or(clean_id('raw_survey_responses.customer_id'), 'raw_survey_responses.customer_id') }} as raw_customer_id,
+        {{ erased_or(clean_id('customer_id'), 'customer_id') }} as raw_customer_id,
         responded_at as raw_responded_at,
         score as raw_score,
         channel as raw_channel,
         {{ clean_id('response_id') }} as response_id,
-        {{ erased_or(clean_id('raw_survey_responses.customer_id'), clean_id('raw_survey_responses.customer_id')) }} as customer_id,
+        {{ erased_or(clean_id('customer_id'), clean_id('customer_id')) }} as customer_id,
         {{ dbt.safe_cast(clean_text('responded_at'), dbt.type_timestamp()) }} as responded_at,
         {{ clean_text('score') }} as score_text,
         {{ dbt.safe_cast(clean_text('score'), 'decimal(18, 6)') }} as score_number,
