@@ -7,7 +7,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DBT_PROJECT_DIR := $(CURDIR)
 export DUCKDB_PATH ?= warehouse/dev.duckdb
 
-.PHONY: venv build test lint fix seeds lock clean
+.PHONY: venv build test validate lint fix refresh seeds lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,11 +22,20 @@ venv: $(VENV)/.installed
 build: venv
 	$(BIN)/dbt build
 
-## test: every test: dbt build with its unit and data tests, then pytest
+## test: every gate, in order: dbt parse, sqlfluff, dbt build (unit + data tests), dbt-score,
+## Great Expectations, then pytest (which also needs the compiled analyses)
 test: venv
+	$(BIN)/dbt parse
+	$(BIN)/sqlfluff lint models analyses --processes 2 -v
 	$(BIN)/dbt build
+	$(BIN)/dbt-score lint --show failing-items
+	$(BIN)/nps-warehouse validate
 	$(BIN)/dbt compile --quiet --select resource_type:analysis
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -v --durations=10
+
+## validate: the Great Expectations suites on the dev warehouse (Data Docs under target/gx)
+validate: venv
+	$(BIN)/nps-warehouse validate
 
 ## lint: sqlfluff (dbt templater, duckdb dialect) on every model and analysis
 lint: venv
@@ -35,6 +44,10 @@ lint: venv
 ## fix: let sqlfluff fix what it can
 fix: venv
 	$(BIN)/sqlfluff fix models analyses --processes 2
+
+## refresh: build, audit and publish warehouse/analytics.duckdb (NEW_DATA=folder of raw files)
+refresh: venv
+	$(BIN)/nps-warehouse refresh $(if $(NEW_DATA),--new-data $(NEW_DATA))
 
 ## seeds: regenerate the committed demo seeds with the deterministic generator
 seeds: venv

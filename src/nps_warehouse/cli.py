@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import date
@@ -35,6 +36,32 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    # Imported here: Great Expectations takes seconds to import, other commands don't need it.
+    from nps_warehouse import validation
+
+    try:
+        results = validation.run_all(args.warehouse, args.docs_dir)
+    except validation.WarehouseUnavailableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    width = max(len(result.name) for result in results)
+    for result in results:
+        line = f"{result.status:<6}  {result.name:<{width}}  {result.passed:>3}/{result.evaluated}"
+        failures = ", ".join(str(failure) for failure in result.failures)
+        print(f"{line} expectations" + (f": {failures}" if failures else ""))
+    strict = [result for result in results if result.strict]
+    failed = validation.strict_failures(results)
+    reported = [result for result in results if not result.strict]
+    print(
+        f"result: {'FAIL' if failed else 'PASS'}, {len(strict) - len(failed)}/{len(strict)} strict "
+        f"suites passed; report-only: {sum(result.failed for result in reported)} failed "
+        f"expectations in {len(reported)} raw suites (reported, not fatal)"
+    )
+    print(f"Data Docs: {validation.docs_index(args.docs_dir)}")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nps-warehouse",
@@ -59,6 +86,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--no-dirty", action="store_true", help="leave out the dirty demo rows")
     gen.set_defaults(handler=_generate)
+
+    val = commands.add_parser(
+        "validate",
+        help="validate the built warehouse with Great Expectations and build Data Docs",
+        description="Validate every raw, staging and mart table against the suites in "
+        "nps_warehouse.suites and build the Data Docs. Exit 0 when every strict suite passes "
+        "(raw suites only report), 1 when one fails, 2 when the warehouse cannot be read.",
+    )
+    val.add_argument(
+        "--warehouse",
+        type=Path,
+        default=Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb")),
+        help="DuckDB file, opened read-only (env DUCKDB_PATH, else warehouse/dev.duckdb)",
+    )
+    val.add_argument(
+        "--docs-dir",
+        type=Path,
+        default=Path("target/gx"),
+        help="folder for the Data Docs (target/gx; they go to <folder>/data_docs)",
+    )
+    val.set_defaults(handler=_validate)
     return parser
 
 
