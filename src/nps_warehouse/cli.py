@@ -36,6 +36,31 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refresh(args: argparse.Namespace) -> int:
+    from nps_warehouse import refresh
+
+    config = refresh.RefreshConfig(
+        serving=args.serving,
+        builds=args.builds,
+        raw_store=args.raw_store,
+        new_data=args.new_data,
+    )
+    try:
+        result = refresh.refresh(config)
+    except refresh.RefreshFailed as failure:
+        print(f"refresh FAILED (exit {failure.exit_code}): {failure.summary}", file=sys.stderr)
+        return failure.exit_code
+    rows = sum(result.loaded_rows.values())
+    print(
+        f"refresh OK: build {result.build_id} published to {result.serving} in "
+        f"{result.seconds:.0f} s ({rows:,} delivered rows loaded, "
+        f"{len(result.checksums)} marts)"
+    )
+    for table, checksum in result.checksums.items():
+        print(f"  {table:<30} {checksum}")
+    return refresh.EXIT_OK
+
+
 def _validate(args: argparse.Namespace) -> int:
     # Imported here: Great Expectations takes seconds to import, other commands don't need it.
     from nps_warehouse import validation
@@ -86,6 +111,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--no-dirty", action="store_true", help="leave out the dirty demo rows")
     gen.set_defaults(handler=_generate)
+
+    ref = commands.add_parser(
+        "refresh",
+        help="build, audit and publish the serving warehouse (what a scheduler calls)",
+        description="Build a new warehouse from the seeds, the raw store and an optional "
+        "delivery of new raw files into its own file, run dbt's tests and the strict Great "
+        "Expectations suites, and only if all pass publish it as the serving file by an atomic "
+        "rename. Exit codes: 0 published, 1 a gate failed, 2 the delivery was refused, "
+        "3 the build could not run (disk, permissions, another refresh).",
+    )
+    ref.add_argument(
+        "--new-data",
+        type=Path,
+        default=None,
+        help="folder of new raw files (raw_orders*.csv, raw_customers*.csv, "
+        "raw_survey_responses*.csv, raw_erasure_requests*.csv)",
+    )
+    ref.add_argument(
+        "--serving",
+        type=Path,
+        default=Path("warehouse/analytics.duckdb"),
+        help="the serving file BI tools read (warehouse/analytics.duckdb)",
+    )
+    ref.add_argument("--builds", type=Path, default=Path("warehouse/builds"), help="build folder")
+    ref.add_argument(
+        "--raw-store",
+        type=Path,
+        default=Path("warehouse/raw_store"),
+        help="where published deliveries are kept (warehouse/raw_store)",
+    )
+    ref.set_defaults(handler=_refresh)
 
     val = commands.add_parser(
         "validate",
