@@ -8,6 +8,7 @@ few minutes.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -27,6 +28,7 @@ from nps_warehouse import generator
 from nps_warehouse.refresh import (
     EXIT_BAD_INPUT,
     EXIT_GATE_FAILED,
+    EXIT_INFRASTRUCTURE,
     EXIT_OK,
     mart_checksums,
 )
@@ -235,6 +237,16 @@ def test_a_killed_refresh_and_a_failed_disk_write_leave_the_serving_file_intact(
     assert file_digest(warehouse.serving) != before
 
 
+def test_a_second_refresh_while_one_runs_is_refused_at_once(warehouse):
+    before = file_digest(warehouse.serving)
+    with (warehouse.builds / "refresh.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = run_refresh(warehouse)
+    assert result.returncode == EXIT_INFRASTRUCTURE
+    assert "Another refresh" in result.stderr
+    assert file_digest(warehouse.serving) == before
+
+
 def test_a_delivery_that_breaks_a_mart_invariant_publishes_nothing(warehouse, tmp_path):
     before = file_digest(warehouse.serving)
     # A valid order (it passes staging) dated before its customer's signup: the customers
@@ -283,6 +295,7 @@ def test_a_delivery_that_breaks_a_mart_invariant_publishes_nothing(warehouse, tm
             "wrong delimiter",
         ),
     ],
+    ids=["missing-column", "empty-file", "wrong-delimiter"],
 )
 def test_a_structurally_broken_file_is_refused_with_a_clear_message(
     warehouse, tmp_path, name, content, message
