@@ -25,12 +25,11 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 import pandas as pd
 
+from nps_warehouse.generator import COUNTRIES, SEGMENTS, STATUSES, TABLE_COLUMNS
+
 Layer = Literal["raw", "staging", "marts"]
 
-SEGMENTS = ("Enterprise", "Mid-Market", "SMB")
 ROLLUP_SEGMENT = "All"
-COUNTRIES = ("DE", "AT", "CH")
-ORDER_STATUSES = ("completed", "cancelled", "returned")
 PERIOD_GRAINS = ("month", "quarter", "year")
 RESPONDENT_CATEGORIES = ("promoter", "passive", "detractor")
 ADVOCACY_TRENDS = ("climber", "faller", "stable", "new", "never_surveyed")
@@ -45,23 +44,7 @@ MIN_SEGMENT_SHARE = 0.05  # every segment holds at least 5 % of the customers
 # Expected columns, in order. Staging keeps only pseudonymised personal data (`*_hash`) and
 # drops the survey comment; marts hold none at all.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "raw.raw_customers": (
-        "customer_id",
-        "company_name",
-        "contact_email",
-        "segment",
-        "country",
-        "signup_date",
-    ),
-    "raw.raw_orders": ("order_id", "customer_id", "order_date", "status", "amount_eur", "cost_eur"),
-    "raw.raw_survey_responses": (
-        "response_id",
-        "customer_id",
-        "responded_at",
-        "score",
-        "channel",
-        "comment",
-    ),
+    **{f"raw.{table}": columns for table, columns in TABLE_COLUMNS.items()},
     "staging.stg_customers": (
         "customer_id",
         "company_name_hash",
@@ -304,7 +287,7 @@ def _raw_orders() -> list[gxe.Expectation]:
         _regex("order_id", ORDER_ID),
         *_not_null("customer_id"),
         _regex("customer_id", CUSTOMER_ID),
-        _in_set("status", ORDER_STATUSES),
+        _in_set("status", STATUSES),
         gxe.ExpectColumnValuesToMatchStrftimeFormat(column="order_date", strftime_format=ISO_DATE),
         _regex("amount_eur", NON_NEGATIVE_AMOUNT),
         _regex("cost_eur", NON_NEGATIVE_AMOUNT),
@@ -373,7 +356,7 @@ def staging_suites(today: date) -> list[SuiteSpec]:
                 amount_eur="float64",
                 cost_eur="float64",
             ),
-            _in_set("status", ORDER_STATUSES),
+            _in_set("status", STATUSES),
             *_non_negative("amount_eur", "cost_eur"),
             _not_after("order_date", today),
         ]
