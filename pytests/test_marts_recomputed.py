@@ -110,7 +110,7 @@ def expected_nps(staging: Staging, grain: str, start: date, segment: str) -> dic
     n = len(r)
     categories = r["score"].map(category)
     p, pa, d = (int((categories == c).sum()) for c in ("promoter", "passive", "detractor"))
-    active_end = staging.active_on(ids, min(end, staging.latest_date))
+    active_end = staging.active_on(ids, end)
     respondents = set(r["customer_id"])
     moe = None
     if n:
@@ -136,7 +136,7 @@ def expected_retention(staging: Staging, grain: str, start: date, segment: str) 
     end = period_end(grain, start)
     ids = staging.segment_ids(segment)
     at_start = staging.active_on(ids, start - timedelta(days=1))
-    at_end = staging.active_on(ids, min(end, staging.latest_date))
+    at_end = staging.active_on(ids, end)
     new = at_end - at_start
     first_orders = staging.completed.groupby("customer_id")["order_date"].min()
     acquired = {c for c in new if start <= first_orders[c] <= end}

@@ -37,8 +37,7 @@ periods as (
     select
         period_grain,
         period_start,
-        period_end,
-        end_measured_on
+        period_end
     from {{ ref('int_periods_enumerated') }}
 ),
 
@@ -67,7 +66,7 @@ active_at_end as (
         periods.period_start
     from periods
     inner join active_days
-        on periods.end_measured_on = active_days.as_of_date
+        on periods.period_end = active_days.as_of_date
 ),
 
 orders_in_period as (

@@ -11,16 +11,16 @@ completed_orders as (
 periods as (
     select
         period_start,
-        end_measured_on
+        period_end
     from {{ ref('int_periods_enumerated') }}
 ),
 
 -- The days on which the period marts measure activity: the day before each period starts and
--- the day each period is measured at its end.
+-- the day each period ends.
 boundary_days as (
     select cast({{ dbt.dateadd('day', -1, 'period_start') }} as date) as as_of_date from periods
     union
-    select end_measured_on as as_of_date from periods
+    select period_end as as_of_date from periods
 ),
 
 ordered as (

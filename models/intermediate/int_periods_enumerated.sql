@@ -52,16 +52,10 @@ periods as (
 
 final as (
     select
-        periods.period_grain,
-        periods.period_start,
-        cast(periods.period_end as date) as period_end,
-        -- A period still open on the latest data date is measured on that day, not in the future.
-        case
-            when periods.period_end > bounds.last_date then bounds.last_date
-            else cast(periods.period_end as date)
-        end as end_measured_on
+        period_grain,
+        period_start,
+        cast(period_end as date) as period_end
     from periods
-    cross join bounds
 )
 
 select * from final
