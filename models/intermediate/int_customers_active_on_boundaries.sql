@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('stg_orders_checked') }}
+
 with
 
 completed_orders as (
@@ -5,7 +7,12 @@ completed_orders as (
         customer_id,
         order_date
     from {{ ref('stg_orders') }}
-    where status = 'completed'
+    where
+        status = 'completed'
+        {% if is_incremental() %}
+            -- Activity on a day from changed_from on depends only on orders of the window before it.
+            and order_date > {{ dbt.dateadd('day', -var('active_window_days'), changed_from()) }}
+        {% endif %}
 ),
 
 periods as (
@@ -18,9 +25,15 @@ periods as (
 -- The days on which the period marts measure activity: the day before each period starts and
 -- the day each period ends.
 boundary_days as (
-    select cast({{ dbt.dateadd('day', -1, 'period_start') }} as date) as as_of_date from periods
-    union
-    select period_end as as_of_date from periods
+    select as_of_date
+    from (
+        select cast({{ dbt.dateadd('day', -1, 'period_start') }} as date) as as_of_date from periods
+        union
+        select period_end as as_of_date from periods
+    ) as all_boundary_days
+    {% if is_incremental() %}
+        where as_of_date >= {{ changed_from() }}
+    {% endif %}
 ),
 
 ordered as (
@@ -66,7 +79,8 @@ spells as (
 final as (
     select
         spells.customer_id,
-        boundary_days.as_of_date
+        boundary_days.as_of_date,
+        {{ run_stamp() }} as computed_at
     from boundary_days
     inner join spells
         on boundary_days.as_of_date >= spells.active_from

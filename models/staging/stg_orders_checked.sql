@@ -1,7 +1,26 @@
 with
 
-raw_orders as (
+raw_rows as (
     select * from {{ ref('raw_orders') }}
+),
+
+{% if is_incremental() %}
+    -- Incremental run: judge again only the raw rows of keys that new rows can change.
+    judged_keys as (
+        {{ rejudged_keys(
+            clean_id('order_id'),
+            dbt.safe_cast(clean_text('order_date'), 'date'),
+            'order_id',
+            'order_date',
+        ) }}
+    ),
+{% endif %}
+
+raw_orders as (
+    select * from raw_rows
+    {% if is_incremental() %}
+        where coalesce({{ clean_id('order_id') }}, '') in (select judged_keys.judged_key from judged_keys)
+    {% endif %}
 ),
 
 -- The one cross-entity read in staging: a semi-join that tells whether the customer exists.
@@ -61,7 +80,8 @@ checked as (
             case when amount_eur < 0 then 'negative amount_eur' end,
             case when cost_eur is null then 'invalid cost_eur' end,
             case when cost_eur < 0 then 'negative cost_eur' end
-        ), '') as reason
+        ), '') as reason,
+        {{ run_stamp() }} as checked_at
     from copies
 )
 

@@ -1,7 +1,26 @@
 with
 
-raw_survey_responses as (
+raw_rows as (
     select * from {{ ref('raw_survey_responses') }}
+),
+
+{% if is_incremental() %}
+    -- Incremental run: judge again only the raw rows of keys that new rows can change.
+    judged_keys as (
+        {{ rejudged_keys(
+            clean_id('response_id'),
+            "cast(" ~ dbt.safe_cast(clean_text('responded_at'), dbt.type_timestamp()) ~ " as date)",
+            'response_id',
+            'cast(responded_at as date)',
+        ) }}
+    ),
+{% endif %}
+
+raw_survey_responses as (
+    select * from raw_rows
+    {% if is_incremental() %}
+        where coalesce({{ clean_id('response_id') }}, '') in (select judged_keys.judged_key from judged_keys)
+    {% endif %}
 ),
 
 -- The one cross-entity read in staging: a semi-join that tells whether the customer exists.
@@ -60,7 +79,8 @@ checked as (
             case when score_text is not null and score_number is null then 'score is not a number' end,
             case when score_number <> floor(score_number) then 'score is not a whole number' end,
             case when score_number < 0 or score_number > 10 then 'score outside 0..10' end
-        ), '') as reason
+        ), '') as reason,
+        {{ run_stamp() }} as checked_at
     from copies
 )
 

@@ -9,10 +9,36 @@ import time
 from datetime import date
 from pathlib import Path
 
-from nps_warehouse import generator
+import duckdb
+
+from nps_warehouse import benchmark, generator
 
 
 def _generate(args: argparse.Namespace) -> int:
+    if args.append_days is not None:
+        from nps_warehouse import bulk
+
+        bulk.append_days(args.out, args.append_days, seed=args.seed, fmt=args.format or "parquet")
+        return 0
+    if args.format == "parquet":
+        from nps_warehouse import bulk
+
+        bulk.generate_parquet(
+            bulk.BulkConfig(
+                seed=args.seed,
+                customers=args.customers,
+                orders=args.orders,
+                responses=args.responses,
+                start_date=args.start_date,
+                end_date=args.end_date,
+                include_dirty=not args.no_dirty,
+            ),
+            args.out,
+        )
+        return 0
+    if args.orders is not None or args.responses is not None:
+        print("--orders/--responses need --format parquet", file=sys.stderr)
+        return 2
     config = generator.GeneratorConfig(
         seed=args.seed,
         customers=args.customers,
@@ -61,6 +87,31 @@ def _refresh(args: argparse.Namespace) -> int:
     return refresh.EXIT_OK
 
 
+def _load(args: argparse.Namespace) -> int:
+    from nps_warehouse import rawfiles
+
+    started = time.perf_counter()
+    try:
+        loaded = rawfiles.load_folder(args.warehouse, args.folder, replace=args.replace)
+    except rawfiles.RawFileError as error:
+        print(f"error: {error}. Nothing was loaded; fix the file, then run again.", file=sys.stderr)
+        return 2
+    except duckdb.IOException as error:
+        print(
+            f"error: cannot open {args.warehouse} for writing ({error}). Is dbt or a reader "
+            "using it? Nothing was loaded; run again when it is free.",
+            file=sys.stderr,
+        )
+        return 3
+    total = sum(loaded.values())
+    print(
+        f"loaded {total:,} rows into {len(loaded)} raw table(s) of {args.warehouse} in "
+        f"{time.perf_counter() - started:.1f} s; next: dbt build --selector without_seeds "
+        "(dbt build would reload the seeds over them)"
+    )
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     # Imported here: Great Expectations takes seconds to import, other commands don't need it.
     from nps_warehouse import validation
@@ -96,9 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = commands.add_parser(
         "generate",
-        help="write deterministic demo raw data (CSV) for the seeds",
-        description="Write raw_customers, raw_orders and raw_survey_responses as CSV files. "
-        "The same seed and sizes always give the same bytes.",
+        help="write deterministic demo raw data (CSV seeds, or Parquet at any size)",
+        description="Write raw_customers, raw_orders and raw_survey_responses as CSV files, "
+        "or with --format parquet at any size, or append the next N days (--append-days). "
+        "The same seed and sizes always give the same data.",
     )
     gen.add_argument("--out", type=Path, default=Path("seeds"), help="output folder (seeds)")
     gen.add_argument("--seed", type=int, default=42, help="random seed (42)")
@@ -110,6 +162,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--end-date", type=date.fromisoformat, default=date(2026, 6, 30), help="last day"
     )
     gen.add_argument("--no-dirty", action="store_true", help="leave out the dirty demo rows")
+    gen.add_argument(
+        "--format",
+        choices=("csv", "parquet"),
+        default=None,
+        help="csv (default; the byte-identical seeds) or parquet (fast, any size, via DuckDB); "
+        "with --append-days the format of the new files (default parquet)",
+    )
+    gen.add_argument(
+        "--orders", type=int, default=None, help="target number of orders (parquet only)"
+    )
+    gen.add_argument(
+        "--responses", type=int, default=None, help="target number of responses (parquet only)"
+    )
+    gen.add_argument(
+        "--append-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="append the next N days of orders and responses to the raw data in --out as new "
+        "files raw_orders_append_<first>_<last>.<format> (reads Parquet and CSV)",
+    )
     gen.set_defaults(handler=_generate)
 
     ref = commands.add_parser(
@@ -142,6 +215,38 @@ def build_parser() -> argparse.ArgumentParser:
         help="where published deliveries are kept (warehouse/raw_store)",
     )
     ref.set_defaults(handler=_refresh)
+
+    load = commands.add_parser(
+        "load",
+        help="load a folder of raw files (CSV or Parquet) into the warehouse's raw tables",
+        description="Check every raw file of a folder (named <table>[_<suffix>].csv or "
+        ".parquet), then load them into the raw tables that dbt seed fills, in one "
+        "transaction: appended, or with --replace instead of what the tables held. Then build "
+        "with `dbt build --selector without_seeds`. Exit 0 loaded, 2 a file was refused, "
+        "3 the warehouse file is busy.",
+    )
+    load.add_argument("folder", type=Path, help="folder of raw files")
+    load.add_argument(
+        "--replace", action="store_true", help="empty the tables the files feed before loading"
+    )
+    load.add_argument(
+        "--warehouse",
+        type=Path,
+        default=Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb")),
+        help="DuckDB file (env DUCKDB_PATH, else warehouse/dev.duckdb)",
+    )
+    load.set_defaults(handler=_load)
+
+    bench = commands.add_parser(
+        "benchmark",
+        help="measure full build, incremental refresh and the floor at 100k/1M/10M orders",
+        description="Generate, load and build the warehouse at several sizes; print full "
+        "dbt build and incremental refresh wall time and peak memory next to the floor (the "
+        "same compiled SQL run without dbt), with their ratios. Takes about half an hour for "
+        "the default sizes; run it on an otherwise idle machine.",
+    )
+    benchmark.add_arguments(bench)
+    bench.set_defaults(handler=benchmark.run)
 
     val = commands.add_parser(
         "validate",

@@ -265,7 +265,7 @@ def refresh(config: RefreshConfig) -> RefreshResult:
     with _exclusive(config.builds / "refresh.lock"):
         try:
             new_files = rawfiles.check_delivery(config.new_data) if config.new_data else []
-            stored = [rawfiles.check_file(path) for path in sorted(config.raw_store.glob("*.csv"))]
+            stored = [rawfiles.check_file(path) for path in rawfiles.stored_files(config.raw_store)]
         except rawfiles.RawFileError as error:
             raise RefreshFailed(
                 f"Refused the delivery: {error}. Nothing was built and the serving file is "
@@ -291,7 +291,7 @@ def refresh(config: RefreshConfig) -> RefreshResult:
                 EXIT_BAD_INPUT,
             ) from error
         _say(f"loaded {sum(loaded.values()):,} delivered raw row(s)")
-        _dbt_step("build", ["build", "--exclude", "resource_type:seed"], build_file, config)
+        _dbt_step("build", ["build", "--selector", "without_seeds"], build_file, config)
         _validate(build_file, config)
         _finalise(build_file, build_id, built_at, raw_rows)
         os.replace(build_file, config.serving)
@@ -299,7 +299,7 @@ def refresh(config: RefreshConfig) -> RefreshResult:
         config.raw_store.mkdir(parents=True, exist_ok=True)
         for raw in new_files:
             shutil.copy2(raw.path, config.raw_store / f"{raw.table}__{build_id}__{raw.path.name}")
-        for path in sorted(config.raw_store.glob("*.csv")):
+        for path in rawfiles.stored_files(config.raw_store):
             if rawfiles.scrub_file(rawfiles.check_file(path), erased):
                 _say(f"erased personal data in {path}")
         _prune_failed_builds(config.builds)

@@ -1,0 +1,281 @@
+"""Benchmark: the warehouse at 100k, 1M and 10M orders, against the floor (a script, not a test).
+
+Per size (orders; customers and responses in the demo data's proportions) it generates the
+raw data as Parquet, loads it into a fresh DuckDB file, then measures in separate processes:
+
+- full:  `dbt build --full-refresh --selector without_seeds` (every model, unit and data
+         test), wall time and peak memory (max RSS of the dbt process);
+- floor: the same compiled SQL without dbt: every model's compiled select as CREATE TABLE/VIEW
+         and every data test's compiled select counted, in DAG order, in one DuckDB connection
+         with the profile's settings, on a copy of the freshly loaded raw file;
+- incremental: the generator appends the next day, the loader appends it, and
+         `dbt build --selector without_seeds` runs incrementally.
+
+It prints one table with the ratios (full / floor, incremental / full) measured in the same run,
+and writes the figures as JSON next to the data. Run it on an otherwise idle machine:
+
+    nps-warehouse benchmark --sizes 100000 1000000 10000000 --work /tmp/nps-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# Demo data proportions: 360 customers and 1,934 responses for 7,602 orders.
+CUSTOMERS_PER_ORDER = 360 / 7602
+RESPONSES_PER_ORDER = 1934 / 7602
+GIB = 1024**3
+
+
+@dataclass
+class Step:
+    seconds: float
+    peak_bytes: int
+
+
+@dataclass
+class SizeResult:
+    orders: int
+    customers: int
+    responses: int
+    generate: Step
+    load: Step
+    full: Step
+    floor: Step
+    floor_models_seconds: float
+    append: Step
+    incremental: Step
+
+
+def _measure(args: list[str], env: dict[str, str], label: str) -> Step:
+    """Run a command; its wall time and peak RSS (from wait4, so of that process tree)."""
+    print(f"  {label} ...", flush=True)
+    started = time.perf_counter()
+    log = Path(env["BENCH_LOG_DIR"]) / f"{label.replace(' ', '_')}.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(args, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        tail = log.read_text()[-2000:]
+        raise SystemExit(f"benchmark: `{' '.join(args)}` failed (log {log}):\n{tail}")
+    step = Step(seconds, usage.ru_maxrss * 1024)
+    print(f"  {label}: {seconds:.1f} s, peak {step.peak_bytes / GIB:.2f} GiB", flush=True)
+    return step
+
+
+def run_floor(manifest_path: Path, warehouse: Path, database: str) -> None:
+    """The floor: every model's and data test's compiled SQL from a dbt run's manifest, in DAG
+    order, in one DuckDB connection. Prints the seconds spent on models and on tests."""
+    import duckdb
+
+    manifest = json.loads(manifest_path.read_text())
+    nodes = {
+        unique_id: node
+        for unique_id, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "test") and node.get("compiled_code")
+    }
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(unique_id: str) -> None:
+        if unique_id in seen or unique_id not in nodes:
+            return
+        seen.add(unique_id)
+        for parent in nodes[unique_id]["depends_on"]["nodes"]:
+            visit(parent)
+        order.append(unique_id)
+
+    for unique_id in sorted(nodes):
+        visit(unique_id)
+    connection = duckdb.connect()
+    connection.execute(f"attach '{warehouse}' as \"{database}\"")
+    connection.execute(f'use "{database}"')
+    connection.execute(f"set threads = {os.environ.get('DUCKDB_THREADS', '2')}")
+    connection.execute(f"set memory_limit = '{os.environ.get('DUCKDB_MEMORY_LIMIT', '4GB')}'")
+    spent = {"model": 0.0, "test": 0.0}
+    for unique_id in order:
+        node = nodes[unique_id]
+        started = time.perf_counter()
+        sql = node["compiled_code"]
+        if node["resource_type"] == "model":
+            connection.execute(f'create schema if not exists "{node["schema"]}"')
+            kind = "view" if node["config"]["materialized"] == "view" else "table"
+            connection.execute(f"create or replace {kind} {node['relation_name']} as ({sql})")
+        else:
+            connection.execute(f"select count(*) from ({sql}) as failures").fetchone()
+        spent[node["resource_type"]] += time.perf_counter() - started
+    connection.execute("checkpoint")
+    connection.close()
+    print(json.dumps(spent))
+
+
+def _dbt(*args: str) -> list[str]:
+    return [str(BIN / "dbt"), *args]
+
+
+def _cli(*args: str) -> list[str]:
+    return [str(BIN / "nps-warehouse"), *args]
+
+
+def bench_size(orders: int, work: Path, env: dict[str, str]) -> SizeResult:
+    customers = max(50, round(orders * CUSTOMERS_PER_ORDER))
+    responses = round(orders * RESPONSES_PER_ORDER)
+    folder = work / f"orders_{orders}"
+    shutil.rmtree(folder, ignore_errors=True)
+    raw, delivery, logs = folder / "raw", folder / "delivery", folder / "logs"
+    for path in (raw, delivery, logs):
+        path.mkdir(parents=True)
+    warehouse = folder / "warehouse.duckdb"
+    floor_file = folder / "floor" / "warehouse.duckdb"
+    floor_file.parent.mkdir()
+    env = {
+        **env,
+        "DUCKDB_PATH": str(warehouse),
+        "BENCH_LOG_DIR": str(logs),
+    }
+    target = ["--target-path", str(folder / "target"), "--log-path", str(logs)]
+    print(f"{orders:,} orders ({customers:,} customers, {responses:,} responses)", flush=True)
+    generate = _measure(
+        _cli(
+            "generate",
+            "--format",
+            "parquet",
+            "--out",
+            str(raw),
+            "--customers",
+            str(customers),
+            "--orders",
+            str(orders),
+            "--responses",
+            str(responses),
+        ),
+        env,
+        "generate",
+    )
+    load = _measure(_cli("load", str(raw), "--replace", "--warehouse", str(warehouse)), env, "load")
+    shutil.copyfile(warehouse, floor_file)
+    full_build = _dbt("build", "--full-refresh", "--selector", "without_seeds", *target)
+    full = _measure(full_build, env, "full build")
+    floor = _measure(
+        [
+            sys.executable,
+            "-m",
+            "nps_warehouse.benchmark",
+            "--floor",
+            str(folder / "target" / "manifest.json"),
+            str(floor_file),
+            warehouse.stem,
+        ],
+        env,
+        "floor",
+    )
+    floor_split = json.loads((logs / "floor.log").read_text().strip().splitlines()[-1])
+    append = _measure(
+        _cli("generate", "--append-days", "1", "--format", "parquet", "--out", str(raw)),
+        env,
+        "append one day",
+    )
+    for path in raw.glob("*append*"):
+        shutil.move(path, delivery / path.name)
+    load_day = _measure(_cli("load", str(delivery), "--warehouse", str(warehouse)), env, "load day")
+    incremental = _measure(
+        _dbt("build", "--selector", "without_seeds", *target), env, "incremental build"
+    )
+    return SizeResult(
+        orders=orders,
+        customers=customers,
+        responses=responses,
+        generate=generate,
+        load=load,
+        full=full,
+        floor=floor,
+        floor_models_seconds=floor_split["model"],
+        append=Step(append.seconds + load_day.seconds, max(append.peak_bytes, load_day.peak_bytes)),
+        incremental=incremental,
+    )
+
+
+def table(results: list[SizeResult]) -> str:
+    header = (
+        "| orders | customers | generate s | load s | full build s | full peak GiB | floor s "
+        "| full / floor | incremental s | incr. peak GiB | incremental / full |"
+    )
+    lines = [header, "|" + "|".join("---:" for _ in range(header.count("|") - 1)) + "|"]
+    for r in results:
+        lines.append(
+            f"| {r.orders:,} | {r.customers:,} | {r.generate.seconds:.1f} | {r.load.seconds:.1f} "
+            f"| {r.full.seconds:.1f} | {r.full.peak_bytes / GIB:.2f} | {r.floor.seconds:.1f} "
+            f"| {r.full.seconds / r.floor.seconds:.2f} | {r.incremental.seconds:.1f} "
+            f"| {r.incremental.peak_bytes / GIB:.2f} "
+            f"| {r.incremental.seconds / r.full.seconds:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[100_000, 1_000_000, 10_000_000],
+        help="order counts (100000 1000000 10000000)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/nps-bench"),
+        help="scratch folder for data and warehouse files (/tmp/nps-bench)",
+    )
+    parser.add_argument(
+        "--floor", nargs=3, metavar=("MANIFEST", "FILE", "DATABASE"), help=argparse.SUPPRESS
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.floor:
+        manifest, warehouse, database = args.floor
+        run_floor(Path(manifest), Path(warehouse), database)
+        return 0
+    args.work.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(REPO / "profiles"),
+        "DBT_PROJECT_DIR": str(REPO),
+    }
+    started = time.perf_counter()
+    results = [bench_size(orders, args.work, env) for orders in args.sizes]
+    print()
+    print(
+        f"machine: {os.cpu_count()} cores, {platform.platform()}; DuckDB threads "
+        f"{env.get('DUCKDB_THREADS', '2')}, memory_limit {env.get('DUCKDB_MEMORY_LIMIT', '4GB')}"
+    )
+    print(table(results))
+    if len(results) > 1:
+        small, large = results[-2], results[-1]
+        print(
+            f"incremental at {large.orders:,} vs {small.orders:,} orders of history: "
+            f"{large.incremental.seconds / small.incremental.seconds:.2f}x"
+        )
+    (args.work / "results.json").write_text(
+        json.dumps([asdict(result) for result in results], indent=2)
+    )
+    print(f"done in {time.perf_counter() - started:.0f} s; figures in {args.work / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m nps_warehouse.benchmark")
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args()))
