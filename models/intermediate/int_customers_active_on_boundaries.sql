@@ -7,12 +7,16 @@ completed_orders as (
         customer_id,
         order_date
     from {{ ref('stg_orders') }}
-    where
-        status = 'completed'
-        {% if is_incremental() %}
-            -- Activity on a day from changed_from on depends only on orders of the window before it.
-            and order_date > {{ dbt.dateadd('day', -var('active_window_days'), changed_from()) }}
-        {% endif %}
+    where status = 'completed'
+),
+
+-- Incremental run: activity on a day from changed_from on depends only on the orders of the
+-- window before it.
+window_orders as (
+    select * from completed_orders
+    {% if is_incremental() %}
+        where order_date > {{ dbt.dateadd('day', -var('active_window_days'), changed_from()) }}
+    {% endif %}
 ),
 
 periods as (
@@ -41,7 +45,7 @@ ordered as (
         customer_id,
         order_date,
         lag(order_date) over (partition by customer_id order by order_date) as previous_order_date
-    from completed_orders
+    from window_orders
 ),
 
 -- Gaps and islands: an order starts a new spell when the previous one's window has ended.
