@@ -39,6 +39,27 @@
 {%- endmacro %}
 
 {#-
+    Staging: when the row's judgement last changed. An incremental run judges some stored rows
+    again (rejected rows, for one); a row judged as before keeps its stored time, so that
+    changed_from sees only the rows whose judgement changed. "As before" means the same raw
+    values (row_fingerprint), the same reason and the same customer_id (erasure changes it).
+-#}
+{% macro judged_at(row, stored) -%}
+    {%- if is_incremental() -%}
+        case
+            when
+                {{ stored }}.row_fingerprint = {{ row }}.row_fingerprint
+                and coalesce({{ stored }}.reason, '') = coalesce({{ row }}.reason, '')
+                and coalesce({{ stored }}.customer_id, '') = coalesce({{ row }}.customer_id, '')
+                then {{ stored }}.checked_at
+            else {{ run_stamp() }}
+        end
+    {%- else -%}
+        {{ run_stamp() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
     Period models, incremental run: the earliest date of any order (and, with responses=true,
     survey response) judged since this model last computed its rows. Every period ending on or
     after it is computed again; null when nothing changed.
@@ -58,4 +79,32 @@
             {% endif %}
         ) as changed
     )
+{%- endmacro %}
+
+{#-
+    delete+insert for DuckDB, overriding dbt-duckdb's macro of the same name. With a composite
+    unique_key, dbt-duckdb deletes `using` the new rows themselves: every stored row of a period
+    is joined with every new row of that period (customers x customers per period), which took
+    5 s at 100k orders instead of 0.4 s. Here the delete joins the distinct keys of the new rows
+    instead; what is deleted and inserted is unchanged: every stored row whose key the new rows
+    carry is replaced by the new rows.
+-#}
+{% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
+    {%- set keys = [unique_key] if unique_key is string else (unique_key or []) -%}
+    {%- set columns = get_quoted_csv(dest_columns | map(attribute="name")) -%}
+    {%- if keys %}
+        delete from {{ target }} as dbt_incremental_target
+        using (select distinct {{ keys | join(', ') }} from {{ source }}) as dbt_incremental_keys
+        where
+            {% for key in keys -%}
+                dbt_incremental_keys.{{ key }} = dbt_incremental_target.{{ key }}
+                {%- if not loop.last %} and {% endif %}
+            {% endfor -%}
+            {%- for predicate in incremental_predicates or [] %}
+                and {{ predicate }}
+            {%- endfor %};
+    {%- endif %}
+
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }}
 {%- endmacro %}

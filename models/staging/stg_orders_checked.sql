@@ -80,9 +80,15 @@ checked as (
             case when amount_eur < 0 then 'negative amount_eur' end,
             case when cost_eur is null then 'invalid cost_eur' end,
             case when cost_eur < 0 then 'negative cost_eur' end
-        ), '') as reason,
-        {{ run_stamp() }} as checked_at
+        ), '') as reason
     from copies
 )
 
-select * from checked
+select
+    checked.*,
+    {{ judged_at('checked', 'judged_before') }} as checked_at
+from checked
+{% if is_incremental() %}
+    left join {{ this }} as judged_before
+        on checked.source_row_key = judged_before.source_row_key
+{% endif %}

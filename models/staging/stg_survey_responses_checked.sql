@@ -79,9 +79,15 @@ checked as (
             case when score_text is not null and score_number is null then 'score is not a number' end,
             case when score_number <> floor(score_number) then 'score is not a whole number' end,
             case when score_number < 0 or score_number > 10 then 'score outside 0..10' end
-        ), '') as reason,
-        {{ run_stamp() }} as checked_at
+        ), '') as reason
     from copies
 )
 
-select * from checked
+select
+    checked.*,
+    {{ judged_at('checked', 'judged_before') }} as checked_at
+from checked
+{% if is_incremental() %}
+    left join {{ this }} as judged_before
+        on checked.source_row_key = judged_before.source_row_key
+{% endif %}
