@@ -38,6 +38,16 @@ RESPONSES_PER_ORDER = 1934 / 7602
 GIB = 1024**3
 
 
+def duckdb_settings() -> dict[str, str]:
+    """The DuckDB settings dbt uses: profiles/profiles.yml reads them from these variables,
+    with these defaults. The floor applies the same ones."""
+    return {
+        "threads": os.environ.get("DUCKDB_THREADS", "2"),
+        "memory_limit": os.environ.get("DUCKDB_MEMORY_LIMIT", "3GB"),
+        "preserve_insertion_order": os.environ.get("DUCKDB_PRESERVE_INSERTION_ORDER", "true"),
+    }
+
+
 @dataclass
 class Step:
     seconds: float
@@ -102,8 +112,8 @@ def run_floor(manifest_path: Path, warehouse: Path, database: str) -> None:
     connection = duckdb.connect()
     connection.execute(f"attach '{warehouse}' as \"{database}\"")
     connection.execute(f'use "{database}"')
-    connection.execute(f"set threads = {os.environ.get('DUCKDB_THREADS', '2')}")
-    connection.execute(f"set memory_limit = '{os.environ.get('DUCKDB_MEMORY_LIMIT', '4GB')}'")
+    for name, value in duckdb_settings().items():
+        connection.execute(f"set {name} = '{value}'")
     spent = {"model": 0.0, "test": 0.0}
     for unique_id in order:
         node = nodes[unique_id]
@@ -257,10 +267,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     results = [bench_size(orders, args.work, env) for orders in args.sizes]
     print()
-    print(
-        f"machine: {os.cpu_count()} cores, {platform.platform()}; DuckDB threads "
-        f"{env.get('DUCKDB_THREADS', '2')}, memory_limit {env.get('DUCKDB_MEMORY_LIMIT', '4GB')}"
-    )
+    settings = ", ".join(f"{name} {value}" for name, value in duckdb_settings().items())
+    print(f"machine: {os.cpu_count()} cores, {platform.platform()}; DuckDB {settings}")
     print(table(results))
     if len(results) > 1:
         small, large = results[-2], results[-1]
