@@ -66,6 +66,8 @@ class SizeResult:
     floor_models_seconds: float
     append: Step
     incremental: Step
+    full_profile: dict
+    incremental_profile: dict
 
 
 def _measure(args: list[str], env: dict[str, str], label: str) -> Step:
@@ -83,6 +85,41 @@ def _measure(args: list[str], env: dict[str, str], label: str) -> Step:
     step = Step(seconds, usage.ru_maxrss * 1024)
     print(f"  {label}: {seconds:.1f} s, peak {step.peak_bytes / GIB:.2f} GiB", flush=True)
     return step
+
+
+def profile(run_results: Path, keep_as: Path) -> dict:
+    """Where a dbt run's time went, from its run_results.json (kept as keep_as): the run's
+    elapsed seconds, the summed node seconds of models and of tests, and the slowest nodes."""
+    shutil.copyfile(run_results, keep_as)
+    results = json.loads(run_results.read_text())
+    spent = {"model": 0.0, "test": 0.0}
+    for result in results["results"]:
+        kind = "model" if result["unique_id"].startswith("model.") else "test"
+        spent[kind] += result["execution_time"]
+    slowest = sorted(results["results"], key=lambda result: -result["execution_time"])[:6]
+    return {
+        "elapsed": results["elapsed_time"],
+        "model_seconds": spent["model"],
+        "test_seconds": spent["test"],
+        "nodes": len(results["results"]),
+        "slowest": [[_node_name(r["unique_id"]), r["execution_time"]] for r in slowest],
+    }
+
+
+def _node_name(unique_id: str) -> str:
+    """model.project.name -> name; test.project.name.hash -> name; unit_test.project.model.name
+    -> model.name."""
+    kind, _, *rest = unique_id.split(".")
+    return rest[0] if kind == "test" else ".".join(rest)
+
+
+def describe(label: str, spent: dict) -> str:
+    slowest = ", ".join(f"{name} {seconds:.1f}" for name, seconds in spent["slowest"])
+    return (
+        f"{label}: dbt ran {spent['nodes']} nodes in {spent['elapsed']:.1f} s; node seconds "
+        f"summed over 2 threads: models {spent['model_seconds']:.1f}, tests "
+        f"{spent['test_seconds']:.1f}; slowest: {slowest}"
+    )
 
 
 def run_floor(manifest_path: Path, warehouse: Path, database: str) -> None:
@@ -178,6 +215,8 @@ def bench_size(orders: int, work: Path, env: dict[str, str]) -> SizeResult:
     shutil.copyfile(warehouse, floor_file)
     full_build = _dbt("build", "--full-refresh", "--selector", "without_seeds", *target)
     full = _measure(full_build, env, "full build")
+    run_results = folder / "target" / "run_results.json"
+    full_profile = profile(run_results, logs / "full_build_run_results.json")
     floor = _measure(
         [
             sys.executable,
@@ -203,6 +242,7 @@ def bench_size(orders: int, work: Path, env: dict[str, str]) -> SizeResult:
     incremental = _measure(
         _dbt("build", "--selector", "without_seeds", *target), env, "incremental build"
     )
+    incremental_profile = profile(run_results, logs / "incremental_build_run_results.json")
     return SizeResult(
         orders=orders,
         customers=customers,
@@ -214,6 +254,8 @@ def bench_size(orders: int, work: Path, env: dict[str, str]) -> SizeResult:
         floor_models_seconds=floor_split["model"],
         append=Step(append.seconds + load_day.seconds, max(append.peak_bytes, load_day.peak_bytes)),
         incremental=incremental,
+        full_profile=full_profile,
+        incremental_profile=incremental_profile,
     )
 
 
@@ -270,6 +312,10 @@ def run(args: argparse.Namespace) -> int:
     settings = ", ".join(f"{name} {value}" for name, value in duckdb_settings().items())
     print(f"machine: {os.cpu_count()} cores, {platform.platform()}; DuckDB {settings}")
     print(table(results))
+    largest = results[-1]
+    print(f"where the time goes at {largest.orders:,} orders:")
+    print("- " + describe("full build", largest.full_profile))
+    print("- " + describe("incremental build", largest.incremental_profile))
     if len(results) > 1:
         small, large = results[-2], results[-1]
         print(
