@@ -33,8 +33,8 @@ def has_primary_key_test(model: Model) -> RuleViolation | None:
 
 @rule
 def name_and_materialisation_match_layer(model: Model) -> RuleViolation | None:
-    """Names and materialisations follow the layer: stg_ views (stg_*_checked tables), int_,
-    mart tables."""
+    """Names and materialisations follow the layer: stg_ views (stg_*_checked tables, or
+    incremental where the raw table is large), int_, mart tables."""
     layer = _layer(model)
     if layer not in LAYERS:
         return RuleViolation(f"Model lives outside models/{{{', '.join(LAYERS)}}}.")
@@ -43,10 +43,13 @@ def name_and_materialisation_match_layer(model: Model) -> RuleViolation | None:
         return RuleViolation(f"A {layer} model's name starts with {prefix}.")
     if not prefix and model.name.startswith(LAYER_PREFIXES):
         return RuleViolation(f"A {layer} model's name carries no layer prefix.")
+    allowed = {materialized}
     if model.name.endswith("_checked"):
-        materialized = "table"  # the staging model that judges every raw row is stored once
-    if materialized and model.config.get("materialized") != materialized:
-        return RuleViolation(f"A {layer} model is materialised as a {materialized}.")
+        # the staging model that judges every raw row is stored once
+        allowed = {"table", "incremental"}
+    if materialized and model.config.get("materialized") not in allowed:
+        expected = " or ".join(sorted(allowed))
+        return RuleViolation(f"A {layer} model is materialised as a {expected}.")
     return None
 
 
