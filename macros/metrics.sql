@@ -20,7 +20,7 @@
 {%- endmacro %}
 
 {% macro share_pct(part, whole) -%}
-    case when {{ whole }} > 0 then 100.0 * {{ part }} / {{ whole }} end
+    case when {{ whole }} > 0 then 100 * {{ as_double(part) }} / {{ whole }} end
 {%- endmacro %}
 
 {% macro nps(promoters, detractors, responses) -%}
@@ -29,11 +29,11 @@
 
 {% macro nps_margin_of_error(promoters, detractors, responses) -%}
     case
-        when {{ responses }} > 0 then 100.0 * 1.96 * sqrt(greatest(
+        when {{ responses }} > 0 then 100 * 1.96 * sqrt(greatest(
             (
-                1.0 * {{ promoters }} / {{ responses }}
-                + 1.0 * {{ detractors }} / {{ responses }}
-                - power(1.0 * ({{ promoters }} - {{ detractors }}) / {{ responses }}, 2)
+                {{ as_double(promoters) }} / {{ responses }}
+                + {{ as_double(detractors) }} / {{ responses }}
+                - power({{ as_double(promoters ~ ' - ' ~ detractors) }} / {{ responses }}, 2)
             ) / {{ responses }},
             0
         ))
@@ -43,7 +43,7 @@
 {% macro retention_rate(customers_start, customers_end, new_customers) -%}
     case
         when {{ customers_start }} > 0
-            then 100.0 * ({{ customers_end }} - {{ new_customers }}) / {{ customers_start }}
+            then 100 * {{ as_double(customers_end ~ ' - ' ~ new_customers) }} / {{ customers_start }}
     end
 {%- endmacro %}
 
@@ -60,7 +60,7 @@
 {%- endmacro %}
 
 {% macro discount_rate(period_grain) -%}
-    (power(1.0 + {{ var('annual_discount_rate') }}, {{ months_in_grain(period_grain) }} / 12.0) - 1.0)
+    (power(1 + {{ as_double(var('annual_discount_rate')) }}, {{ as_double(months_in_grain(period_grain)) }} / 12) - 1)
 {%- endmacro %}
 
 {% macro expected_lifetime_periods(retention_rate) -%}
@@ -82,10 +82,22 @@
     {{ dbt.dateadd('day', var('active_window_days') - 1, order_date) }}
 {%- endmacro %}
 
+{#-
+    Arithmetic on floating point: every ratio divides a double, so each engine computes it the
+    same way (a decimal division keeps only 6 decimals on Spark, arbitrary ones on PostgreSQL).
+-#}
+{% macro as_double(expression) -%}
+    cast({{ expression }} as {{ type_double() }})
+{%- endmacro %}
+
 {% macro type_double() -%}
     {{ return(adapter.dispatch('type_double', 'nps_warehouse')()) }}
 {%- endmacro %}
 
 {% macro default__type_double() -%}
     double
+{%- endmacro %}
+
+{% macro postgres__type_double() -%}
+    double precision
 {%- endmacro %}

@@ -19,6 +19,24 @@
     end
 {%- endmacro %}
 
+{#- The same lowercase hex SHA-256 on Spark. -#}
+{% macro spark__pseudonymise(column) -%}
+    case
+        when nullif(trim({{ column }}), '') is not null
+            then sha2('{{ env_var("PII_SALT", "dev-salt-not-secret") }}' || lower(trim({{ column }})), 256)
+    end
+{%- endmacro %}
+
+{#- The same lowercase hex SHA-256 on PostgreSQL, whose sha256 takes bytes. -#}
+{% macro postgres__pseudonymise(column) -%}
+    case
+        when nullif(trim({{ column }}), '') is not null
+            then encode(sha256(convert_to(
+                '{{ env_var("PII_SALT", "dev-salt-not-secret") }}' || lower(trim({{ column }})), 'UTF8'
+            )), 'hex')
+    end
+{%- endmacro %}
+
 {% macro row_copies(key, fingerprint) -%}
     row_number() over (partition by {{ key }} order by {{ fingerprint }}) as copy_number,
     min({{ fingerprint }}) over (partition by {{ key }})

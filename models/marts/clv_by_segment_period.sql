@@ -14,7 +14,7 @@ inputs as (
         orders,
         revenue_eur as revenue,
         gross_margin_eur as gross_margin,
-        case when ordering_customers > 0 then 1.0 * gross_margin_eur / ordering_customers end
+        case when ordering_customers > 0 then {{ as_double('gross_margin_eur') }} / ordering_customers end
             as margin_per_customer,
         {{ retention_rate('customers_start', 'customers_end', 'new_customers') }} as retention_rate,
         {{ discount_rate('period_grain') }} as discount_rate
@@ -31,9 +31,9 @@ final as (
         cast(orders as {{ dbt.type_bigint() }}) as orders,
         cast(revenue as decimal(18, 2)) as revenue,
         cast(gross_margin as decimal(18, 2)) as gross_margin,
-        cast(case when orders > 0 then 1.0 * revenue / orders end as {{ type_double() }})
+        cast(case when orders > 0 then {{ as_double('revenue') }} / orders end as {{ type_double() }})
             as avg_order_value,
-        cast(case when active_customers > 0 then 1.0 * orders / active_customers end as {{ type_double() }})
+        cast(case when active_customers > 0 then {{ as_double('orders') }} / active_customers end as {{ type_double() }})
             as purchase_frequency,
         cast(margin_per_customer as {{ type_double() }}) as margin_per_customer,
         cast(retention_rate as {{ type_double() }}) as retention_rate,
