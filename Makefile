@@ -7,7 +7,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DBT_PROJECT_DIR := $(CURDIR)
 export DUCKDB_PATH ?= warehouse/dev.duckdb
 
-.PHONY: venv build test validate lint fix refresh seeds lock clean
+.PHONY: venv build test engines validate lint fix refresh seeds lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ build: venv
 	$(BIN)/dbt build
 
 ## test: every gate, in order: dbt parse, sqlfluff, dbt build (unit + data tests), dbt-score,
-## Great Expectations, then pytest (which also needs the compiled analyses)
+## Great Expectations, pytest (which also needs the compiled analyses), then `engines`
 test: venv
 	$(BIN)/dbt parse
 	$(BIN)/sqlfluff lint models analyses --processes 2 -v
@@ -32,6 +32,16 @@ test: venv
 	$(BIN)/nps-warehouse validate
 	$(BIN)/dbt compile --quiet --select resource_type:analysis
 	$(BIN)/python -m pytest -v --durations=10
+	$(MAKE) engines
+
+## engines: the demo data built on PostgreSQL and on Spark with every unit and data test, each
+## mart compared with DuckDB's (installs Java 17 and PostgreSQL 15 when missing: needs root)
+engines: venv
+	scripts/engines-up
+	$(BIN)/dbt build --full-refresh
+	$(BIN)/dbt build --full-refresh --target postgres
+	$(BIN)/dbt build --full-refresh --target spark
+	$(BIN)/nps-warehouse compare-engines --engine postgres --engine spark
 
 ## validate: the Great Expectations suites on the dev warehouse (Data Docs under target/gx)
 validate: venv
@@ -61,4 +71,4 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf target logs warehouse/*.duckdb warehouse/*.wal
+	rm -rf target logs warehouse/*.duckdb warehouse/*.wal warehouse/spark

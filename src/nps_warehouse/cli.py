@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from nps_warehouse import benchmark, generator
+from nps_warehouse import benchmark, engines, generator
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -247,6 +247,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     benchmark.add_arguments(bench)
     bench.set_defaults(handler=benchmark.run)
+
+    cmp = commands.add_parser(
+        "compare-engines",
+        help="compare every mart built on PostgreSQL or Spark with DuckDB's",
+        description="Read every table of schema marts from the DuckDB warehouse and from each "
+        "engine's build of the same seeds; they must have the same columns and rows, numbers "
+        "equal within 1e-9 relative. Build first: `dbt build` and `dbt build --target "
+        "postgres` or `--target spark`. Exit 0 all equal, 1 a mart differs or is missing, "
+        "2 nothing to compare.",
+    )
+    cmp.add_argument(
+        "--engine",
+        action="append",
+        choices=sorted(engines.READERS),
+        required=True,
+        help="engine to compare with DuckDB (repeatable)",
+    )
+    cmp.add_argument(
+        "--warehouse",
+        type=Path,
+        default=Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb")),
+        help="DuckDB file, opened read-only (env DUCKDB_PATH, else warehouse/dev.duckdb)",
+    )
+    cmp.set_defaults(handler=lambda args: engines.compare_engines(args.warehouse, args.engine))
 
     val = commands.add_parser(
         "validate",
