@@ -31,9 +31,8 @@ final as (
         cast(orders as {{ dbt.type_bigint() }}) as orders,
         cast(revenue as decimal(18, 2)) as revenue,
         cast(gross_margin as decimal(18, 2)) as gross_margin,
-        cast(case when orders > 0 then {{ as_double('revenue') }} / orders end as {{ type_double() }})
-            as avg_order_value,
-        cast(case when active_customers > 0 then {{ as_double('orders') }} / active_customers end as {{ type_double() }})
+        case when orders > 0 then {{ as_double('revenue') }} / orders end as avg_order_value,
+        case when active_customers > 0 then {{ as_double('orders') }} / active_customers end
             as purchase_frequency,
         cast(margin_per_customer as {{ type_double() }}) as margin_per_customer,
         cast(retention_rate as {{ type_double() }}) as retention_rate,
