@@ -6,12 +6,20 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from nps_warehouse import benchmark, engines, generator
+
+# Great Expectations imports PySpark when it is installed (it is, for the spark dbt target), and
+# PySpark 4.3 warns on import that it does not fully support pandas 3. This project uses no
+# pandas API on Spark; the warning would only bury the one-line messages of these commands.
+warnings.filterwarnings(
+    "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+)
 
 
 def _generate(args: argparse.Namespace) -> int:
