@@ -41,7 +41,6 @@ from nps_warehouse.generator import (
     _COMMENTS_PASSIVE,
     _COMMENTS_PROMOTER,
     _COST_SHARE,
-    _COUNTRY_SHARE,
     _EXTRA_CONTACTS,
     _FIRST_ASCII,
     _FIRST_NAMES,
@@ -49,7 +48,6 @@ from nps_warehouse.generator import (
     _INDUSTRY_SLUGS,
     _LAST_ASCII,
     _LAST_NAMES,
-    _LEGAL_FORMS,
     _LEGAL_VOCAB,
     _MONTH_END_STAMP_P,
     _ORDER_RATE,
@@ -65,8 +63,6 @@ from nps_warehouse.generator import (
     _SCORE_RESPONSE_SD,
     _SEASON,
     _SECONDS_PER_DAY,
-    _SEGMENT_SHARE,
-    _SIGNUP_LEAD_DAYS,
     _STATUS_SHARE,
     _STEM_SLUGS,
     _STEMS,
@@ -79,6 +75,8 @@ from nps_warehouse.generator import (
     STATUSES,
     TABLE_COLUMNS,
     _categorical,
+    _customer_codes,
+    _CustomerCodes,
     _day_number,
     _id_width,
     _month_first_day,
@@ -371,65 +369,6 @@ def _dirty_codes(rng: np.random.Generator, size: int, kinds: int, on: bool) -> n
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _CustomerCodes:
-    segment: np.ndarray
-    country: np.ndarray
-    signup: np.ndarray
-    stem: np.ndarray
-    ind: np.ndarray
-    num: np.ndarray
-    legal: np.ndarray
-    first: np.ndarray
-    last: np.ndarray
-
-
-def _customer_codes(config: BulkConfig, rng: np.random.Generator) -> _CustomerCodes:
-    """Customers as numeric codes (same model as ``generator._make_customers``)."""
-    n = config.customers
-    start, end = _day_number(config.start_date), _day_number(config.end_date)
-    lo, hi = start - _SIGNUP_LEAD_DAYS, max(end - _SIGNUP_LEAD_DAYS, start - _SIGNUP_LEAD_DAYS)
-    signup = np.sort(rng.integers(lo, hi + 1, size=n))
-    segment = _categorical(rng, _SEGMENT_SHARE, n)
-    country = _categorical(rng, _COUNTRY_SHARE, n)
-    n_surnames = len(_LAST_NAMES)
-    invented = rng.random(n) >= 0.45
-    stem = np.where(
-        invented,
-        n_surnames + rng.integers(0, len(_STEMS) - n_surnames, size=n),
-        rng.integers(0, n_surnames, size=n),
-    )
-    ind = rng.integers(0, len(_INDUSTRIES), size=n)
-    legal = np.zeros(n, dtype=np.int64)
-    u = rng.random(n)
-    offset = 0
-    for c, code in enumerate(COUNTRIES):
-        cum = np.cumsum([p for _, p in _LEGAL_FORMS[code]])
-        cum[-1] = 1.0
-        mask = country == c
-        legal[mask] = offset + np.searchsorted(cum, u[mask], side="right")
-        offset += len(cum)
-    # Companies sharing stem and industry are numbered 2, 3, ... (first one: no number).
-    key = stem * len(_INDUSTRIES) + ind
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    group_start = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
-    first_pos = np.maximum.accumulate(np.where(group_start, np.arange(n), 0))
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - first_pos
-    return _CustomerCodes(
-        segment=segment,
-        country=country,
-        signup=signup,
-        stem=stem,
-        ind=ind,
-        num=np.where(rank > 0, rank + 1, 0),
-        legal=legal,
-        first=rng.integers(0, len(_FIRST_NAMES), size=n),
-        last=rng.integers(0, len(_LAST_NAMES), size=n),
-    )
-
-
 class _Progress:
     def __init__(self, log: Log, table: str, target: float) -> None:
         self.log, self.table, self.target = log, table, target
@@ -454,7 +393,7 @@ def generate_parquet(config: BulkConfig, out_dir: Path, log: Log = print) -> dic
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(config.seed)
     n = config.customers
-    cust = _customer_codes(config, rng)
+    cust = _customer_codes(config.customers, config.start_date, config.end_date, rng)
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
     active = np.zeros(n, dtype=bool)  # customers with orders or responses

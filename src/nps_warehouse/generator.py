@@ -499,15 +499,29 @@ def _categorical(rng: np.random.Generator, shares: np.ndarray, n: int) -> np.nda
     return np.searchsorted(cum, rng.random(n), side="right")
 
 
-def _make_customers(config: GeneratorConfig, rng: np.random.Generator) -> _Customers:
-    n = config.customers
-    start, end = _day_number(config.start_date), _day_number(config.end_date)
+@dataclass
+class _CustomerCodes:
+    segment: np.ndarray
+    country: np.ndarray
+    signup: np.ndarray
+    stem: np.ndarray
+    ind: np.ndarray
+    num: np.ndarray
+    legal: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+
+def _customer_codes(
+    n: int, start_date: date, end_date: date, rng: np.random.Generator
+) -> _CustomerCodes:
+    """Customers as numeric codes, in the one order of random draws that both the CSV seeds
+    and the bulk Parquet path rely on (the seeds stay byte-identical)."""
+    start, end = _day_number(start_date), _day_number(end_date)
     lo, hi = start - _SIGNUP_LEAD_DAYS, max(end - _SIGNUP_LEAD_DAYS, start - _SIGNUP_LEAD_DAYS)
     signup = np.sort(rng.integers(lo, hi + 1, size=n))
     segment = _categorical(rng, _SEGMENT_SHARE, n)
     country = _categorical(rng, _COUNTRY_SHARE, n)
-
-    # Company: stem (surname or invented word) + industry (+ number if taken) + legal form.
     n_surnames = len(_LAST_NAMES)
     invented = rng.random(n) >= 0.45
     stem = np.where(
@@ -515,26 +529,45 @@ def _make_customers(config: GeneratorConfig, rng: np.random.Generator) -> _Custo
         n_surnames + rng.integers(0, len(_STEMS) - n_surnames, size=n),
         rng.integers(0, n_surnames, size=n),
     )
-    industry = rng.integers(0, len(_INDUSTRIES), size=n)
+    ind = rng.integers(0, len(_INDUSTRIES), size=n)
     legal = np.zeros(n, dtype=np.int64)
     u = rng.random(n)
     offset = 0
     for c, code in enumerate(COUNTRIES):
-        probs = np.array([p for _, p in _LEGAL_FORMS[code]])
-        cum = np.cumsum(probs)
+        cum = np.cumsum([p for _, p in _LEGAL_FORMS[code]])
         cum[-1] = 1.0
         mask = country == c
         legal[mask] = offset + np.searchsorted(cum, u[mask], side="right")
-        offset += len(probs)
-    key = stem * len(_INDUSTRIES) + industry
+        offset += len(cum)
+    # Companies sharing stem and industry are numbered 2, 3, ... (first one: no number).
+    key = stem * len(_INDUSTRIES) + ind
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
     group_start = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
     first_pos = np.maximum.accumulate(np.where(group_start, np.arange(n), 0))
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n) - first_pos
-    taken = (rank > 0).astype(np.int64)
-    number = _digits(np.where(taken == 1, rank + 1, 0), 0)
+    return _CustomerCodes(
+        segment=segment,
+        country=country,
+        signup=signup,
+        stem=stem,
+        ind=ind,
+        num=np.where(rank > 0, rank + 1, 0),
+        legal=legal,
+        first=rng.integers(0, len(_FIRST_NAMES), size=n),
+        last=rng.integers(0, len(_LAST_NAMES), size=n),
+    )
+
+
+def _make_customers(config: GeneratorConfig, rng: np.random.Generator) -> _Customers:
+    codes = _customer_codes(config.customers, config.start_date, config.end_date, rng)
+    n = config.customers
+    segment, country, signup = codes.segment, codes.country, codes.signup
+    stem, industry, legal = codes.stem, codes.ind, codes.legal
+    # Company: stem (surname or invented word) + industry (+ number if taken) + legal form.
+    taken = (codes.num > 0).astype(np.int64)
+    number = _digits(codes.num, 0)
     company = _join(
         n,
         _pick(_STEMS, stem),
@@ -555,8 +588,7 @@ def _make_customers(config: GeneratorConfig, rng: np.random.Generator) -> _Custo
         _pick(tuple(c.lower() for c in COUNTRIES), country),
     )
     domain = _join(n, *domain_parts)
-    first = rng.integers(0, len(_FIRST_NAMES), size=n)
-    last = rng.integers(0, len(_LAST_NAMES), size=n)
+    first, last = codes.first, codes.last
     email = _join(
         n,
         _pick(_FIRST_ASCII, first),
