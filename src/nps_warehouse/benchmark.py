@@ -15,6 +15,13 @@ It prints one table with the ratios (full / floor, incremental / full) measured 
 and writes the figures as JSON next to the data. Run it on an otherwise idle machine:
 
     nps-warehouse benchmark --sizes 100000 1000000 10000000 --work /tmp/nps-bench
+
+With --engines postgres spark, the same raw rows also go into PostgreSQL (database nps_bench)
+and Spark (SPARK_DIR under the work folder), each gets the same full build and, after the same
+appended day, the same incremental build, and a second table gives their times and ratios to
+DuckDB; at the end every mart must be equal on every engine (compare-engines):
+
+    nps-warehouse benchmark --sizes 1000000 --engines postgres spark
 """
 
 from __future__ import annotations
@@ -55,6 +62,20 @@ class Step:
 
 
 @dataclass
+class EngineRun:
+    """One other engine's figures on the same data: raw load, full build, the appended day's
+    load and the incremental build."""
+
+    engine: str
+    load: Step
+    full: Step
+    load_day: Step
+    incremental: Step
+    full_profile: dict
+    incremental_profile: dict
+
+
+@dataclass
 class SizeResult:
     orders: int
     customers: int
@@ -65,9 +86,11 @@ class SizeResult:
     floor: Step
     floor_models_seconds: float
     append: Step
+    load_day: Step
     incremental: Step
     full_profile: dict
     incremental_profile: dict
+    engines: list[EngineRun]
 
 
 def _measure(args: list[str], env: dict[str, str], label: str) -> Step:
@@ -176,7 +199,7 @@ def _cli(*args: str) -> list[str]:
     return [str(BIN / "nps-warehouse"), *args]
 
 
-def bench_size(orders: int, work: Path, env: dict[str, str]) -> SizeResult:
+def bench_size(orders: int, work: Path, env: dict[str, str], engines: list[str]) -> SizeResult:
     customers = max(50, round(orders * CUSTOMERS_PER_ORDER))
     responses = round(orders * RESPONSES_PER_ORDER)
     folder = work / f"orders_{orders}"
@@ -191,6 +214,8 @@ def bench_size(orders: int, work: Path, env: dict[str, str]) -> SizeResult:
         **env,
         "DUCKDB_PATH": str(warehouse),
         "BENCH_LOG_DIR": str(logs),
+        "POSTGRES_DB": "nps_bench",
+        "SPARK_DIR": str(folder / "spark"),
     }
     target = ["--target-path", str(folder / "target"), "--log-path", str(logs)]
     print(f"{orders:,} orders ({customers:,} customers, {responses:,} responses)", flush=True)
@@ -231,6 +256,23 @@ def bench_size(orders: int, work: Path, env: dict[str, str]) -> SizeResult:
         "floor",
     )
     floor_split = json.loads((logs / "floor.log").read_text().strip().splitlines()[-1])
+    others = {}
+    for engine in engines:
+        engine_target = ["--target", engine, "--target-path", str(folder / f"target_{engine}")]
+        others[engine] = {
+            "load": _measure(
+                _cli("load", str(raw), "--replace", "--engine", engine), env, f"{engine} load"
+            ),
+            "full": _measure(
+                _dbt("build", "--full-refresh", "--selector", "without_seeds", *engine_target),
+                env,
+                f"{engine} full build",
+            ),
+            "full_profile": profile(
+                folder / f"target_{engine}" / "run_results.json",
+                logs / f"{engine}_full_build_run_results.json",
+            ),
+        }
     append = _measure(
         _cli("generate", "--append-days", "1", "--format", "parquet", "--out", str(raw)),
         env,
@@ -243,6 +285,38 @@ def bench_size(orders: int, work: Path, env: dict[str, str]) -> SizeResult:
         _dbt("build", "--selector", "without_seeds", *target), env, "incremental build"
     )
     incremental_profile = profile(run_results, logs / "incremental_build_run_results.json")
+    runs = []
+    for engine, measured in others.items():
+        engine_target = ["--target", engine, "--target-path", str(folder / f"target_{engine}")]
+        load_engine_day = _measure(
+            _cli("load", str(delivery), "--engine", engine), env, f"{engine} load day"
+        )
+        incremental_engine = _measure(
+            _dbt("build", "--selector", "without_seeds", *engine_target),
+            env,
+            f"{engine} incremental build",
+        )
+        runs.append(
+            EngineRun(
+                engine=engine,
+                load=measured["load"],
+                full=measured["full"],
+                load_day=load_engine_day,
+                incremental=incremental_engine,
+                full_profile=measured["full_profile"],
+                incremental_profile=profile(
+                    folder / f"target_{engine}" / "run_results.json",
+                    logs / f"{engine}_incremental_build_run_results.json",
+                ),
+            )
+        )
+    if engines:
+        compared = [argument for engine in engines for argument in ("--engine", engine)]
+        _measure(
+            _cli("compare-engines", *compared, "--warehouse", str(warehouse)),
+            env,
+            "compare engines",
+        )
     return SizeResult(
         orders=orders,
         customers=customers,
@@ -253,9 +327,11 @@ def bench_size(orders: int, work: Path, env: dict[str, str]) -> SizeResult:
         floor=floor,
         floor_models_seconds=floor_split["model"],
         append=Step(append.seconds + load_day.seconds, max(append.peak_bytes, load_day.peak_bytes)),
+        load_day=load_day,
         incremental=incremental,
         full_profile=full_profile,
         incremental_profile=incremental_profile,
+        engines=runs,
     )
 
 
@@ -276,6 +352,32 @@ def table(results: list[SizeResult]) -> str:
     return "\n".join(lines)
 
 
+def engine_table(result: SizeResult) -> str:
+    """The engines at one size: load, full build and incremental refresh, ratios to DuckDB."""
+    header = (
+        "| engine | load raw s | full build s | full / DuckDB | load day s | incremental s "
+        "| incremental / DuckDB |"
+    )
+    lines = [header, "|---|" + "|".join("---:" for _ in range(header.count("|") - 2)) + "|"]
+    duck = EngineRun(
+        "duckdb",
+        result.load,
+        result.full,
+        result.load_day,
+        result.incremental,
+        result.full_profile,
+        result.incremental_profile,
+    )
+    for run in [duck, *result.engines]:
+        lines.append(
+            f"| {run.engine} | {run.load.seconds:.1f} | {run.full.seconds:.1f} "
+            f"| {run.full.seconds / duck.full.seconds:.2f} | {run.load_day.seconds:.1f} "
+            f"| {run.incremental.seconds:.1f} "
+            f"| {run.incremental.seconds / duck.incremental.seconds:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sizes",
@@ -289,6 +391,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path("/tmp/nps-bench"),
         help="scratch folder for data and warehouse files (/tmp/nps-bench)",
+    )
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        choices=["postgres", "spark"],
+        default=[],
+        help="also build on these engines (PostgreSQL database nps_bench, Spark under the work "
+        "folder) and compare them with DuckDB; starts PostgreSQL with scripts/engines-up",
     )
     parser.add_argument(
         "--floor", nargs=3, metavar=("MANIFEST", "FILE", "DATABASE"), help=argparse.SUPPRESS
@@ -307,7 +417,13 @@ def run(args: argparse.Namespace) -> int:
         "DBT_PROJECT_DIR": str(REPO),
     }
     started = time.perf_counter()
-    results = [bench_size(orders, args.work, env) for orders in args.sizes]
+    if args.engines:
+        subprocess.run(
+            [str(REPO / "scripts" / "engines-up")],
+            env={**env, "POSTGRES_DB": "nps_bench"},
+            check=True,
+        )
+    results = [bench_size(orders, args.work, env, args.engines) for orders in args.sizes]
     print()
     settings = ", ".join(f"{name} {value}" for name, value in duckdb_settings().items())
     print(f"machine: {os.cpu_count()} cores, {platform.platform()}; DuckDB {settings}")
@@ -325,6 +441,13 @@ def run(args: argparse.Namespace) -> int:
     (args.work / "results.json").write_text(
         json.dumps([asdict(result) for result in results], indent=2)
     )
+    for result in results:
+        if result.engines:
+            print(f"engines at {result.orders:,} orders (every mart equal on every engine):")
+            print(engine_table(result))
+            for run in result.engines:
+                print("- " + describe(f"{run.engine} full build", run.full_profile))
+                print("- " + describe(f"{run.engine} incremental build", run.incremental_profile))
     print(f"done in {time.perf_counter() - started:.0f} s; figures in {args.work / 'results.json'}")
     return 0
 

@@ -99,6 +99,8 @@ def _load(args: argparse.Namespace) -> int:
     from nps_warehouse import rawfiles
 
     started = time.perf_counter()
+    if args.engine != "duckdb":
+        return _load_other_engine(args, started)
     try:
         loaded = rawfiles.load_folder(args.warehouse, args.folder, replace=args.replace)
     except rawfiles.RawFileError as error:
@@ -116,6 +118,35 @@ def _load(args: argparse.Namespace) -> int:
         f"loaded {total:,} rows into {len(loaded)} raw table(s) of {args.warehouse} in "
         f"{time.perf_counter() - started:.1f} s; next: dbt build --selector without_seeds "
         "(dbt build would reload the seeds over them)"
+    )
+    return 0
+
+
+def _load_other_engine(args: argparse.Namespace, started: float) -> int:
+    """`load --engine postgres|spark`: the same structural check, then that engine's loader."""
+    from nps_warehouse import engines, rawfiles
+
+    try:
+        files = rawfiles.check_delivery(args.folder)
+        if not files:
+            raise rawfiles.RawFileError(f"{args.folder}: no raw files (.csv or .parquet) to load")
+    except rawfiles.RawFileError as error:
+        print(f"error: {error}. Nothing was loaded; fix the file, then run again.", file=sys.stderr)
+        return 2
+    try:
+        loaded = engines.LOADERS[args.engine](files, args.replace)
+    except Exception as error:  # the driver's or dbt's error, whatever its class
+        first = str(error).strip().splitlines()[0]
+        print(
+            f"error: loading into {args.engine} failed ({first}). Is it running "
+            "(scripts/engines-up)? Check the message, then run again.",
+            file=sys.stderr,
+        )
+        return 3
+    print(
+        f"loaded {sum(loaded.values()):,} rows into {len(loaded)} raw table(s) of the "
+        f"{args.engine} target in {time.perf_counter() - started:.1f} s; next: dbt build "
+        f"--selector without_seeds --target {args.engine}"
     )
     return 0
 
@@ -230,8 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check every raw file of a folder (named <table>[_<suffix>].csv or "
         ".parquet), then load them into the raw tables that dbt seed fills, in one "
         "transaction: appended, or with --replace instead of what the tables held. Then build "
-        "with `dbt build --selector without_seeds`. Exit 0 loaded, 2 a file was refused, "
-        "3 the warehouse file is busy.",
+        "with `dbt build --selector without_seeds`. With --engine postgres or spark, into "
+        "that dbt target's raw tables instead (PostgreSQL in one transaction; Spark has none). "
+        "Exit 0 loaded, 2 a file was refused, 3 the warehouse file is busy or the engine "
+        "failed.",
     )
     load.add_argument("folder", type=Path, help="folder of raw files")
     load.add_argument(
@@ -242,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb")),
         help="DuckDB file (env DUCKDB_PATH, else warehouse/dev.duckdb)",
+    )
+    load.add_argument(
+        "--engine",
+        choices=["duckdb", "postgres", "spark"],
+        default="duckdb",
+        help="where to load: the DuckDB file (default), or the raw tables of the dbt target "
+        "postgres or spark (connection settings from the profile's environment variables)",
     )
     load.set_defaults(handler=_load)
 

@@ -1,21 +1,34 @@
-"""Compare every mart built on another engine (PostgreSQL, Spark) with DuckDB's.
+"""The other engines (PostgreSQL, Spark): load raw files into them, compare their marts.
 
-The same dbt project, built on the same seeds, must give the same marts on every engine: the
-same columns, the same rows, and numbers equal within 1e-9 relative. Rows are matched on their
-non-floating-point columns (each mart's grain is among them).
+Loading: `nps-warehouse load --engine postgres|spark` checks a delivery as for DuckDB, lets
+DuckDB write each file's rows as text (the raw tables' type), then appends them to the engine's
+raw tables: PostgreSQL by COPY in one transaction; Spark by the macro load_raw_parquet through
+`dbt run-operation --target spark` (the profile's session; Spark has no transactions, so a
+failed load can leave earlier files loaded).
+
+Comparing: the same dbt project, built on the same raw rows, must give the same marts on every
+engine: the same columns, the same rows, and numbers equal within 1e-9 relative. Rows are
+matched on their non-floating-point columns (each mart's grain is among them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+
+from nps_warehouse.rawfiles import RAW_COLUMNS, RawFile, file_reader
 
 REL_TOL = 1e-9
 SCHEMA = "marts"
@@ -54,18 +67,30 @@ def read_duckdb(warehouse: Path) -> Reader:
     return read
 
 
-def read_postgres() -> Reader:
-    """Reads from the `postgres` target's database, with the profile's environment variables."""
+def postgres_connection():
+    """A connection to the `postgres` target's database, with the profile's environment
+    variables and defaults."""
     import psycopg2
 
+    return psycopg2.connect(
+        host=os.environ.get("POSTGRES_HOST", "127.0.0.1"),
+        port=int(os.environ.get("POSTGRES_PORT", "54329")),
+        user=os.environ.get("POSTGRES_USER", "nps"),
+        password=os.environ.get("POSTGRES_PASSWORD", "nps-local-only"),
+        dbname=os.environ.get("POSTGRES_DB", "nps_warehouse"),
+    )
+
+
+def spark_dir() -> Path:
+    """The `spark` target's folder (env SPARK_DIR, relative to where dbt runs)."""
+    return Path(os.environ.get("SPARK_DIR", "warehouse/spark"))
+
+
+def read_postgres() -> Reader:
+    """Reads from the `postgres` target's database."""
+
     def read(table: str) -> Table:
-        connection = psycopg2.connect(
-            host=os.environ.get("POSTGRES_HOST", "127.0.0.1"),
-            port=int(os.environ.get("POSTGRES_PORT", "54329")),
-            user=os.environ.get("POSTGRES_USER", "nps"),
-            password=os.environ.get("POSTGRES_PASSWORD", "nps-local-only"),
-            dbname=os.environ.get("POSTGRES_DB", "nps_warehouse"),
-        )
+        connection = postgres_connection()
         try:
             with connection.cursor() as cursor:
                 cursor.execute(f'select * from "{SCHEMA}"."{table}"')
@@ -79,7 +104,7 @@ def read_postgres() -> Reader:
 def read_spark() -> Reader:
     """Reads the Parquet files the `spark` target wrote (SPARK_DIR/warehouse/<schema>.db/<table>),
     with DuckDB: no second Spark session needed."""
-    warehouse = Path(os.environ.get("SPARK_DIR", "warehouse/spark")) / "warehouse"
+    warehouse = spark_dir() / "warehouse"
 
     def read(table: str) -> Table:
         folder = warehouse / f"{SCHEMA}.db" / table
@@ -90,6 +115,87 @@ def read_spark() -> Reader:
             return Table([d[0] for d in cursor.description], cursor.fetchall())
 
     return read
+
+
+def as_text_file(raw: RawFile, out: Path) -> int:
+    """Write a raw file's rows, every column as text in the table's column order, to out (CSV
+    with a header, or Parquet, by out's suffix); the number of rows."""
+    columns = ", ".join(RAW_COLUMNS[raw.table])
+    options = "format parquet" if out.suffix == ".parquet" else "format csv, header"
+    with duckdb.connect() as connection:
+        connection.execute(
+            f"copy (select {columns} from {file_reader(raw)}) to '{out}' ({options})",
+            [str(raw.path)],
+        )
+        kind = "parquet" if out.suffix == ".parquet" else "csv"
+        return connection.execute(f"select count(*) from read_{kind}(?)", [str(out)]).fetchone()[0]
+
+
+def load_postgres(files: list[RawFile], replace: bool, say=print) -> dict[str, int]:
+    """Append the files' rows to the raw tables of the `postgres` target by COPY, in one
+    transaction. Every raw table is created with text columns when missing; with replace, the
+    tables the files feed are emptied first. Rows loaded per table."""
+    loaded: dict[str, int] = {}
+    tables = sorted({raw.table for raw in files})
+    connection = postgres_connection()
+    try:
+        with connection, connection.cursor() as cursor, tempfile.TemporaryDirectory() as scratch:
+            cursor.execute("create schema if not exists raw")
+            for table, columns in RAW_COLUMNS.items():
+                typed = ", ".join(f"{column} varchar" for column in columns)
+                cursor.execute(f"create table if not exists raw.{table} ({typed})")
+            for table in tables:
+                if replace:
+                    cursor.execute(f"truncate raw.{table}")
+                    say(f"emptied raw.{table}")
+            for number, raw in enumerate(files, start=1):
+                text = Path(scratch) / f"{raw.path.stem}.csv"
+                rows = as_text_file(raw, text)
+                with text.open() as handle:
+                    cursor.copy_expert(
+                        f"copy raw.{raw.table} ({', '.join(RAW_COLUMNS[raw.table])}) "
+                        "from stdin with (format csv, header true)",
+                        handle,
+                    )
+                loaded[raw.table] = loaded.get(raw.table, 0) + rows
+                say(f"[{number}/{len(files)}] {raw.path.name}: {rows:,} rows into raw.{raw.table}")
+    finally:
+        connection.close()
+    return loaded
+
+
+def load_spark(files: list[RawFile], replace: bool, say=print) -> dict[str, int]:
+    """Append the files' rows to the raw tables of the `spark` target: DuckDB writes them as
+    text-column Parquet under SPARK_DIR/incoming, then `dbt run-operation load_raw_parquet`
+    inserts them (with replace, the tables the files feed are emptied first). Rows per table."""
+    incoming = (spark_dir() / "incoming").resolve()
+    shutil.rmtree(incoming, ignore_errors=True)
+    incoming.mkdir(parents=True)
+    loaded: dict[str, int] = {}
+    entries = []
+    for number, raw in enumerate(files, start=1):
+        text = incoming / f"{number:04d}_{raw.path.stem}.parquet"
+        rows = as_text_file(raw, text)
+        loaded[raw.table] = loaded.get(raw.table, 0) + rows
+        entries.append({"table": raw.table, "path": str(text)})
+        say(f"[{number}/{len(files)}] {raw.path.name}: {rows:,} rows prepared for raw.{raw.table}")
+    tables = {table: list(columns) for table, columns in RAW_COLUMNS.items()}
+    arguments = json.dumps({"tables": tables, "files": entries, "replace": replace})
+    dbt = Path(sys.executable).parent / "dbt"
+    command = [str(dbt), "run-operation", "load_raw_parquet", "--target", "spark"]
+    done = subprocess.run([*command, "--args", arguments], check=False)
+    shutil.rmtree(incoming, ignore_errors=True)
+    if done.returncode != 0:
+        raise RuntimeError(
+            "dbt run-operation load_raw_parquet failed on the spark target (its log is above)"
+        )
+    return loaded
+
+
+LOADERS: dict[str, Callable[..., dict[str, int]]] = {
+    "postgres": load_postgres,
+    "spark": load_spark,
+}
 
 
 def _normalise(value: object) -> object:

@@ -123,7 +123,7 @@ def check_delivery(folder: Path) -> list[RawFile]:
     return [check_file(path) for path in sorted(folder.iterdir()) if not path.name.startswith(".")]
 
 
-def _reader(raw: RawFile) -> str:
+def file_reader(raw: RawFile) -> str:
     """The table function that reads a raw file, every column as text."""
     if raw.path.suffix.lower() == ".parquet":
         columns = ", ".join(
@@ -146,7 +146,7 @@ def load(connection: duckdb.DuckDBPyConnection, files: list[RawFile]) -> dict[st
     for raw in files:
         before = connection.execute(f"select count(*) from raw.{raw.table}").fetchone()[0]
         connection.execute(
-            f"insert into raw.{raw.table} by name select * from {_reader(raw)}", [str(raw.path)]
+            f"insert into raw.{raw.table} by name select * from {file_reader(raw)}", [str(raw.path)]
         )
         after = connection.execute(f"select count(*) from raw.{raw.table}").fetchone()[0]
         loaded[raw.table] = loaded.get(raw.table, 0) + after - before
