@@ -140,7 +140,7 @@ def describe(label: str, spent: dict) -> str:
     slowest = ", ".join(f"{name} {seconds:.1f}" for name, seconds in spent["slowest"])
     return (
         f"{label}: dbt ran {spent['nodes']} nodes in {spent['elapsed']:.1f} s; node seconds "
-        f"summed over 2 threads: models {spent['model_seconds']:.1f}, tests "
+        f"summed over its threads: models {spent['model_seconds']:.1f}, tests "
         f"{spent['test_seconds']:.1f}; slowest: {slowest}"
     )
 
