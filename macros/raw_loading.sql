@@ -1,7 +1,7 @@
 {#-
     `nps-warehouse load --engine spark`: append text-column Parquet files to the raw tables of
-    the spark target (dbt seed's tables; every raw table is created with string columns when
-    missing). With replace, the tables the files feed are emptied first.
+    the spark target (dbt seed's tables; every raw table is created with string columns and
+    _loaded_at when missing), stamped with the load time. With replace, the tables the files feed are emptied first.
     tables: {table: [columns in order]}; files: a list of {table, path}, as the loader passes
     them in --args.
 -#}
@@ -10,7 +10,7 @@
     {% for table, columns in tables.items() %}
         {% do run_query(
             "create table if not exists raw." ~ table ~ " ("
-            ~ (columns | join(" string, ")) ~ " string) using parquet"
+            ~ (columns | join(" string, ")) ~ " string, _loaded_at timestamp) using parquet"
         ) %}
     {% endfor %}
     {% set emptied = [] %}
@@ -23,8 +23,26 @@
         {% endif %}
         {% do run_query(
             "insert into " ~ relation ~ " select " ~ (tables[file.table] | join(", "))
-            ~ " from parquet.`" ~ file.path ~ "`"
+            ~ ", current_timestamp() as _loaded_at from parquet.`" ~ file.path ~ "`"
         ) %}
         {{ log("[" ~ loop.index ~ "/" ~ (files | length) ~ "] " ~ relation ~ " <- " ~ file.path, info=True) }}
     {% endfor %}
+{% endmacro %}
+
+{#-
+    Seed post-hook: every raw table carries _loaded_at, when its rows entered the warehouse
+    (UTC). The seeds are always reloaded from scratch (full_refresh in dbt_project.yml), so the
+    column is added after each load, stamped with the load time; rows appended later by a
+    loader get their own time. Source freshness (models/staging/raw_sources.yml) reads it.
+-#}
+{% macro stamp_loaded_at() %}
+    {{ return(adapter.dispatch('stamp_loaded_at')()) }}
+{% endmacro %}
+
+{% macro default__stamp_loaded_at() %}
+    alter table {{ this }} add column _loaded_at timestamp with time zone default current_timestamp
+{% endmacro %}
+
+{% macro spark__stamp_loaded_at() %}
+    alter table {{ this }} add columns (_loaded_at timestamp default current_timestamp())
 {% endmacro %}

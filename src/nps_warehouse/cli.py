@@ -92,6 +92,7 @@ def _refresh(args: argparse.Namespace) -> int:
     )
     for table, checksum in result.checksums.items():
         print(f"  {table:<30} {checksum}")
+    print("source freshness: " + "; ".join(result.freshness))
     return refresh.EXIT_OK
 
 

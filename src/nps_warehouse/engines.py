@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from nps_warehouse.rawfiles import RAW_COLUMNS, RawFile, file_reader
+from nps_warehouse.rawfiles import LOADED_AT, RAW_COLUMNS, RawFile, file_reader
 
 REL_TOL = 1e-9
 SCHEMA = "marts"
@@ -133,8 +133,9 @@ def as_text_file(raw: RawFile, out: Path) -> int:
 
 def load_postgres(files: list[RawFile], replace: bool, say=print) -> dict[str, int]:
     """Append the files' rows to the raw tables of the `postgres` target by COPY, in one
-    transaction. Every raw table is created with text columns when missing; with replace, the
-    tables the files feed are emptied first. Rows loaded per table."""
+    transaction. Every raw table is created with text columns when missing, and _loaded_at,
+    which defaults to the load time; with replace, the tables the files feed are emptied
+    first. Rows loaded per table."""
     loaded: dict[str, int] = {}
     tables = sorted({raw.table for raw in files})
     connection = postgres_connection()
@@ -143,7 +144,10 @@ def load_postgres(files: list[RawFile], replace: bool, say=print) -> dict[str, i
             cursor.execute("create schema if not exists raw")
             for table, columns in RAW_COLUMNS.items():
                 typed = ", ".join(f"{column} varchar" for column in columns)
-                cursor.execute(f"create table if not exists raw.{table} ({typed})")
+                cursor.execute(
+                    f"create table if not exists raw.{table} ({typed}, "
+                    f"{LOADED_AT} timestamp with time zone default current_timestamp)"
+                )
             for table in tables:
                 if replace:
                     cursor.execute(f"truncate raw.{table}")

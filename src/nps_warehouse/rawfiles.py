@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -20,6 +21,8 @@ import duckdb
 from nps_warehouse.generator import TABLE_COLUMNS
 
 ERASURE_TABLE = "raw_erasure_requests"
+# Every raw table's load time (UTC): set by the loader, not delivered; source freshness reads it.
+LOADED_AT = "_loaded_at"
 RAW_COLUMNS: dict[str, tuple[str, ...]] = {
     **TABLE_COLUMNS,
     ERASURE_TABLE: ("customer_id", "requested_at"),
@@ -140,13 +143,21 @@ def stored_files(folder: Path) -> list[Path]:
     return sorted(path for path in folder.iterdir() if path.suffix.lower() in SUFFIXES)
 
 
-def load(connection: duckdb.DuckDBPyConnection, files: list[RawFile]) -> dict[str, int]:
-    """Append the files' rows to the raw tables (as text, as the seeds are); rows per table."""
+def load(
+    connection: duckdb.DuckDBPyConnection,
+    files: list[RawFile],
+    loaded_at: dict[Path, datetime] | None = None,
+) -> dict[str, int]:
+    """Append the files' rows to the raw tables (as text, as the seeds are), _loaded_at set to
+    the file's time in loaded_at or else now; rows per table."""
     loaded: dict[str, int] = {}
+    now = datetime.now(UTC)
     for raw in files:
         before = connection.execute(f"select count(*) from raw.{raw.table}").fetchone()[0]
         connection.execute(
-            f"insert into raw.{raw.table} by name select * from {file_reader(raw)}", [str(raw.path)]
+            f"insert into raw.{raw.table} by name select *, "
+            f"cast(? as timestamp with time zone) as {LOADED_AT} from {file_reader(raw)}",
+            [(loaded_at or {}).get(raw.path, now), str(raw.path)],
         )
         after = connection.execute(f"select count(*) from raw.{raw.table}").fetchone()[0]
         loaded[raw.table] = loaded.get(raw.table, 0) + after - before
@@ -154,11 +165,15 @@ def load(connection: duckdb.DuckDBPyConnection, files: list[RawFile]) -> dict[st
 
 
 def create_raw_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw schema and tables (every column text, as dbt seed makes them) if missing."""
+    """Create the raw schema and tables (every column text, as dbt seed makes them, and the load
+    time _loaded_at) if missing."""
     connection.execute("create schema if not exists raw")
     for table, columns in RAW_COLUMNS.items():
         typed = ", ".join(f"{column} varchar" for column in columns)
-        connection.execute(f"create table if not exists raw.{table} ({typed})")
+        connection.execute(
+            f"create table if not exists raw.{table} ({typed}, "
+            f"{LOADED_AT} timestamp with time zone default current_timestamp)"
+        )
 
 
 def load_folder(warehouse: Path, folder: Path, replace: bool = False, say=print) -> dict[str, int]:

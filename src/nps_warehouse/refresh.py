@@ -75,6 +75,7 @@ class RefreshResult:
     serving: Path
     loaded_rows: dict[str, int] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
+    freshness: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -170,6 +171,42 @@ def _dbt_step(name: str, args: list[str], build_file: Path, config: RefreshConfi
         f"results are in {config.target_path / 'run_results.json'}.",
         EXIT_GATE_FAILED,
     )
+
+
+def published_at(path: Path) -> datetime:
+    """When a raw-store file was first published: the build id in its name
+    (<table>__<build id>__<file name>, as refresh stores it), else its modification time."""
+    match = re.search(r"__(\d{8}T\d{6}Z)-[0-9a-f]{8}__", path.name)
+    if match:
+        return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def _seeds_arrived_at() -> datetime:
+    """When the committed seed files arrived here: the newest one's modification time."""
+    newest = max(path.stat().st_mtime for path in (REPO / "seeds").glob("*.csv"))
+    return datetime.fromtimestamp(newest, UTC)
+
+
+def _freshness(build_file: Path, config: RefreshConfig) -> list[str]:
+    """`dbt source freshness` on the build (before _finalise drops the raw tables): one line
+    per raw table with a freshness rule. Stale data is reported, not refused: the build is
+    still the newest complete picture, and the thresholds are in models/staging/raw_sources.yml.
+    """
+    _say("dbt source freshness ...")
+    sources = config.target_path / "sources.json"
+    sources.unlink(missing_ok=True)
+    completed = _dbt(["source", "freshness"], build_file, config)
+    if not sources.exists():
+        last = (completed.stdout.strip().splitlines() or ["no output"])[-1]
+        return [f"freshness unknown: dbt source freshness failed ({last.strip()})"]
+    lines = []
+    for result in json.loads(sources.read_text())["results"]:
+        table = result["unique_id"].split(".")[-1]
+        age = result.get("max_loaded_at_time_ago_in_s")
+        detail = f"newest rows loaded {age / 3600:.1f} h ago" if age is not None else "no rows"
+        lines.append(f"{table}: {result['status']} ({detail})")
+    return lines
 
 
 def _validate(build_file: Path, config: RefreshConfig) -> None:
@@ -277,7 +314,14 @@ def refresh(config: RefreshConfig) -> RefreshResult:
         _dbt_step("seed", ["seed"], build_file, config)
         try:
             with duckdb.connect(str(build_file)) as connection:
-                loaded = rawfiles.load(connection, stored + new_files)
+                seeded_at = _seeds_arrived_at()
+                for table in rawfiles.RAW_COLUMNS:
+                    connection.execute(
+                        f"update raw.{table} set {rawfiles.LOADED_AT} = ?", [seeded_at]
+                    )
+                loaded_at = {raw.path: published_at(raw.path) for raw in stored}
+                loaded_at.update({raw.path: built_at for raw in new_files})
+                loaded = rawfiles.load(connection, stored + new_files, loaded_at)
                 erased = rawfiles.erased_ids(connection)
                 rawfiles.scrub_tables(connection, erased)
                 raw_rows = {
@@ -293,6 +337,9 @@ def refresh(config: RefreshConfig) -> RefreshResult:
         _say(f"loaded {sum(loaded.values()):,} delivered raw row(s)")
         _dbt_step("build", ["build", "--selector", "without_seeds"], build_file, config)
         _validate(build_file, config)
+        freshness = _freshness(build_file, config)
+        for line in freshness:
+            _say(f"freshness {line}")
         _finalise(build_file, build_id, built_at, raw_rows)
         os.replace(build_file, config.serving)
         _say(f"published {config.serving}")
@@ -309,5 +356,6 @@ def refresh(config: RefreshConfig) -> RefreshResult:
         serving=config.serving,
         loaded_rows=loaded,
         checksums=mart_checksums(config.serving),
+        freshness=freshness,
         seconds=time.perf_counter() - started,
     )

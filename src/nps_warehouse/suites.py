@@ -26,6 +26,7 @@ import great_expectations.expectations as gxe
 import pandas as pd
 
 from nps_warehouse.generator import COUNTRIES, SEGMENTS, STATUSES, TABLE_COLUMNS
+from nps_warehouse.rawfiles import LOADED_AT
 
 Layer = Literal["raw", "staging", "marts"]
 
@@ -44,7 +45,7 @@ MIN_SEGMENT_SHARE = 0.05  # every segment holds at least 5 % of the customers
 # Expected columns, in order. Staging keeps only pseudonymised personal data (`*_hash`) and
 # drops the survey comment; marts hold none at all.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    **{f"raw.{table}": columns for table, columns in TABLE_COLUMNS.items()},
+    **{f"raw.{table}": (*columns, LOADED_AT) for table, columns in TABLE_COLUMNS.items()},
     "staging.stg_customers": (
         "customer_id",
         "company_name_hash",
