@@ -7,7 +7,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DBT_PROJECT_DIR := $(CURDIR)
 export DUCKDB_PATH ?= warehouse/dev.duckdb
 
-.PHONY: venv build test engines validate lint fix refresh seeds lock clean
+.PHONY: venv build test engines docs validate lint fix refresh seeds lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,15 +22,17 @@ venv: $(VENV)/.installed
 build: venv
 	$(BIN)/dbt build
 
-## test: every gate, in order: dbt parse, sqlfluff, dbt build (unit + data tests), dbt-score,
-## Great Expectations, pytest (which also needs the compiled analyses), then `engines`
+## test: every gate, in order: dbt parse, sqlfluff, dbt build (unit + data tests), source
+## freshness, dbt-score, Great Expectations, the docs site (which also compiles the analyses),
+## pytest, then `engines`
 test: venv
 	$(BIN)/dbt parse
 	$(BIN)/sqlfluff lint models analyses --processes 2 -v
 	$(BIN)/dbt build
+	$(BIN)/dbt source freshness
 	$(BIN)/dbt-score lint --show failing-items
 	$(BIN)/nps-warehouse validate
-	$(BIN)/dbt compile --quiet --select resource_type:analysis
+	$(BIN)/dbt docs generate --static
 	$(BIN)/python -m pytest -v --durations=10
 	$(MAKE) engines
 
@@ -42,6 +44,10 @@ engines: venv
 	$(BIN)/dbt build --full-refresh --target postgres
 	$(BIN)/dbt build --full-refresh --target spark
 	$(BIN)/nps-warehouse compare-engines --engine postgres --engine spark
+
+## docs: dbt's documentation site as one static page, target/static_index.html (needs a build)
+docs: venv
+	$(BIN)/dbt docs generate --static
 
 ## validate: the Great Expectations suites on the dev warehouse (Data Docs under target/gx)
 validate: venv

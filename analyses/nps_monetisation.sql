@@ -1,6 +1,6 @@
 -- NPS monetisation: revenue and gross margin per respondent category.
 -- Groups customers by the category of their latest survey answer (never_surveyed apart) and
--- shows how many account_count, how much lifetime revenue and margin each group brings, per
+-- shows how many accounts, how much lifetime revenue and margin each group brings, per
 -- customer and as a share of the total. Answers "are our promoters worth more?".
 -- Compile with `dbt compile --select nps_monetisation` and run the SQL in target/compiled.
 with

@@ -1,6 +1,6 @@
 -- Revenue concentration: the share of lifetime revenue that comes from the top 20% of
--- account_count (by lifetime revenue), per segment and over all account_count. A high share means a few
--- lost account_count hurt a lot, which in B2B is the usual case.
+-- accounts (by lifetime revenue), per segment and over all accounts. A high share means a few
+-- lost accounts hurt a lot, which in B2B is the usual case.
 with
 
 customers as (
