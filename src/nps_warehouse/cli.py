@@ -178,6 +178,38 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from nps_warehouse import dashboard
+
+    print(f"dashboard of {args.warehouse} ...", flush=True)
+    try:
+        result = dashboard.render(
+            args.warehouse, args.out, progress=lambda line: print(line, flush=True)
+        )
+    except dashboard.DashboardError as error:
+        print(f"error: {error}.", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB, {result.charts} charts, "
+        f"plotly.js inlined: works offline) in {result.seconds:.1f} s"
+    )
+    if args.screenshot is None:
+        return 0
+    try:
+        check = dashboard.check_in_browser(result.path, screenshot=args.screenshot)
+    except dashboard.DashboardError as error:
+        print(f"error: {error}.", file=sys.stderr)
+        return 3
+    problems = check.errors + [f"blocked request: {url}" for url in check.blocked_requests]
+    print(
+        f"screenshot {args.screenshot}: {check.rendered_charts}/{check.chart_containers} charts "
+        f"rendered in headless chromium, {len(problems)} problem(s)"
+    )
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 1 if problems or check.rendered_charts != check.chart_containers else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nps-warehouse",
@@ -320,6 +352,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="DuckDB file, opened read-only (env DUCKDB_PATH, else warehouse/dev.duckdb)",
     )
     cmp.set_defaults(handler=lambda args: engines.compare_engines(args.warehouse, args.engine))
+
+    dash = commands.add_parser(
+        "dashboard",
+        help="render a static HTML dashboard of the marts (one file, works offline)",
+        description="Read the marts (read-only) and write one self-contained HTML file: NPS "
+        "trend per segment with its 95% margin of error, category shares, retention and "
+        "churn, CLV per segment, revenue per respondent category, and blind-spot accounts. "
+        "plotly.js is inlined, so the file opens without a server or network. With "
+        "--screenshot it is also opened in headless Chromium (install it with "
+        "scripts/browser-up) and saved as a full-page PNG. Exit 0 written, 1 the page showed "
+        "errors in the browser, 2 the warehouse cannot be read (missing file or empty marts: "
+        "run dbt build), 3 the browser could not run.",
+    )
+    dash.add_argument(
+        "--warehouse",
+        type=Path,
+        default=Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb")),
+        help="DuckDB file, opened read-only (env DUCKDB_PATH, else warehouse/dev.duckdb); "
+        "the serving file warehouse/analytics.duckdb also works",
+    )
+    dash.add_argument(
+        "--out",
+        type=Path,
+        default=Path("target/dashboard.html"),
+        help="HTML file to write (target/dashboard.html)",
+    )
+    dash.add_argument(
+        "--screenshot",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="also open the page in headless Chromium, check that every chart rendered "
+        "without errors, and save a full-page screenshot 1200 px wide here "
+        "(e.g. docs/dashboard.png)",
+    )
+    dash.set_defaults(handler=_dashboard)
 
     val = commands.add_parser(
         "validate",

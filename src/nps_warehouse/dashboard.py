@@ -1,0 +1,781 @@
+"""A static HTML dashboard of the serving marts: one self-contained file, no server.
+
+`render()` reads the marts through one read-only DuckDB connection, builds one Plotly figure
+per chart and writes a single HTML file with plotly.js inlined once, so the file opens offline
+in any browser. Every number drawn is a mart column or a plain count, sum or share over mart
+rows; the metric formulas stay in the dbt macros (`macros/metrics.sql`).
+
+`check_in_browser()` opens such a file in headless Chromium (Debian's `chromium`, installed by
+`scripts/browser-up`, driven by Playwright), collects console and page errors, counts the
+charts that rendered and optionally saves a full-page screenshot. The tests and the CLI's
+`--screenshot` use it, so the committed screenshot comes from the same code the test checks.
+
+    result = render(Path("warehouse/dev.duckdb"), Path("target/dashboard.html"))
+    check = check_in_browser(result.path, screenshot=Path("docs/dashboard.png"))
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+MARTS = (
+    "nps_by_segment_period",
+    "retention_by_segment_period",
+    "clv_by_segment_period",
+    "customers",
+)
+ROLLUP = "All"
+# Segment colours in order of appearance (the rollup first); the same segment keeps its colour
+# in every chart. Okabe-Ito, readable for colour-blind readers.
+SEGMENT_PALETTE = ("#333333", "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+CATEGORY_COLOURS = {
+    "promoter": "#009E73",
+    "passive": "#B0B0B0",
+    "detractor": "#D55E00",
+    "never surveyed": "#56B4E9",
+}
+BLIND_SPOT_ROWS = 15
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Liberation Sans', Arial, sans-serif"
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+class DashboardError(Exception):
+    """The warehouse cannot feed the dashboard, or the browser cannot open it; one sentence."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One section of the page: a Plotly figure built from the marts, with a caption.
+
+    `build` gets the connection and the segments (rollup first), so every chart gives a segment
+    the same colour; `summary`, when set, appends a sentence computed from the marts.
+    """
+
+    slug: str
+    title: str
+    caption: str
+    build: Callable[[duckdb.DuckDBPyConnection, list[str]], go.Figure]
+    summary: Callable[[duckdb.DuckDBPyConnection], str] | None = None
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    path: Path
+    size_bytes: int
+    charts: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class BrowserCheck:
+    """What headless Chromium saw: errors, chart containers, and those that drew an SVG."""
+
+    errors: list[str]
+    chart_containers: int
+    rendered_charts: int
+    blocked_requests: list[str] = field(default_factory=list)
+    screenshot: Path | None = None
+
+
+@contextmanager
+def open_marts(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to `path` whose four marts exist and hold rows."""
+    if not path.is_file():
+        raise DashboardError(f"warehouse {path} does not exist: run `dbt build` first")
+    try:
+        connection = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as error:
+        reason = str(error).strip().splitlines()[0]
+        raise DashboardError(
+            f"cannot open warehouse {path} read-only ({reason}): if dbt is writing to it, run "
+            "again when it has finished"
+        ) from error
+    with connection:
+        for mart in MARTS:
+            if not _has_table(connection, mart):
+                raise DashboardError(
+                    f"warehouse {path} has no table marts.{mart}: run `dbt build` first"
+                )
+            (rows,) = connection.execute(f"select count(*) from marts.{mart}").fetchone()
+            if rows == 0:
+                raise DashboardError(f"mart marts.{mart} in {path} is empty: run `dbt build` first")
+        yield connection
+
+
+def _has_table(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        connection.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = ?",
+            [table],
+        ).fetchone()[0]
+    )
+
+
+def segments(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """The segments of the NPS mart, the rollup `All` first, then alphabetically."""
+    rows = connection.execute(
+        "select distinct segment from marts.nps_by_segment_period order by segment <> ?, segment",
+        [ROLLUP],
+    ).fetchall()
+    return [segment for (segment,) in rows]
+
+
+def _colour(segment_list: list[str], segment: str) -> str:
+    return SEGMENT_PALETTE[segment_list.index(segment) % len(SEGMENT_PALETTE)]
+
+
+def _transparent(hex_colour: str, alpha: float) -> str:
+    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def _grid(segment_list: list[str], **options: object) -> go.Figure:
+    """Small multiples, one panel per segment, two panels a row."""
+    rows = (len(segment_list) + 1) // 2
+    return make_subplots(
+        rows=rows,
+        cols=2,
+        subplot_titles=segment_list,
+        horizontal_spacing=0.07,
+        vertical_spacing=0.12,
+        **options,
+    )
+
+
+def _panel(index: int) -> dict[str, int]:
+    return {"row": index // 2 + 1, "col": index % 2 + 1}
+
+
+def _style(figure: go.Figure, height: int) -> go.Figure:
+    figure.update_layout(
+        template="plotly_white",
+        height=height,
+        font={"family": FONT, "size": 13},
+        margin={"l": 70, "r": 20, "t": 80, "b": 40},
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.08,
+            "x": 0,
+            "traceorder": "normal",
+        },
+        hoverlabel={"font": {"family": FONT}},
+    )
+    figure.update_annotations(font={"size": 14})
+    return figure
+
+
+def nps_trend(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
+    """NPS per month and segment, with its 95% margin of error as a band."""
+    frame = connection.execute(
+        """
+        select
+            segment,
+            period_start,
+            responses,
+            nps,
+            nps_margin_of_error,
+            nps - nps_margin_of_error as band_low,
+            nps + nps_margin_of_error as band_high
+        from marts.nps_by_segment_period
+        where period_grain = 'month'
+        order by period_start
+        """
+    ).df()
+    figure = _grid(segment_list, shared_xaxes=True, shared_yaxes=True)
+    for index, segment in enumerate(segment_list):
+        rows = frame[frame["segment"] == segment]
+        colour = _colour(segment_list, segment)
+        panel = _panel(index)
+        first = index == 0
+        figure.add_trace(
+            go.Scatter(
+                x=rows["period_start"],
+                y=rows["band_high"],
+                mode="lines",
+                line={"width": 0},
+                hoverinfo="skip",
+                name="NPS + margin of error",
+                meta=segment,
+                showlegend=False,
+                legendgroup="band",
+            ),
+            **panel,
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=rows["period_start"],
+                y=rows["band_low"],
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor=_transparent(colour, 0.18),
+                hoverinfo="skip",
+                name="95% margin of error",
+                meta=segment,
+                showlegend=first,
+                legendgroup="band",
+            ),
+            **panel,
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=rows["period_start"],
+                y=rows["nps"],
+                customdata=rows[["nps_margin_of_error", "responses"]],
+                mode="lines+markers",
+                line={"color": colour, "width": 2},
+                marker={"size": 4},
+                name="NPS",
+                meta=segment,
+                showlegend=first,
+                legendgroup="nps",
+                hovertemplate=(
+                    f"{html.escape(segment)} %{{x|%b %Y}}<br>NPS %{{y:.1f}} "
+                    "± %{customdata[0]:.1f}<br>%{customdata[1]} responses<extra></extra>"
+                ),
+            ),
+            **panel,
+        )
+    figure.add_hline(y=0, line={"color": "#999999", "width": 1})
+    figure.update_yaxes(range=[-100, 100], dtick=50, zeroline=False)
+    figure.update_yaxes(title_text="NPS (points)", col=1)
+    return _style(figure, height=560)
+
+
+def category_shares(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
+    """Promoters, passives and detractors as % of each month's responses, per segment."""
+    frame = connection.execute(
+        """
+        select segment, period_start, responses, pct_promoters, pct_passives, pct_detractors
+        from marts.nps_by_segment_period
+        where period_grain = 'month'
+        order by period_start
+        """
+    ).df()
+    categories = (
+        ("pct_promoters", "promoters", "promoter"),
+        ("pct_passives", "passives", "passive"),
+        ("pct_detractors", "detractors", "detractor"),
+    )
+    figure = _grid(segment_list, shared_xaxes=True, shared_yaxes=True)
+    for index, segment in enumerate(segment_list):
+        rows = frame[frame["segment"] == segment]
+        for column, label, category in categories:
+            figure.add_trace(
+                go.Bar(
+                    x=rows["period_start"],
+                    y=rows[column],
+                    customdata=rows[["responses"]],
+                    name=f"% {label}",
+                    marker={"color": CATEGORY_COLOURS[category], "line": {"width": 0}},
+                    showlegend=index == 0,
+                    legendgroup=label,
+                    hovertemplate=(
+                        f"{html.escape(segment)} %{{x|%b %Y}}<br>{label}: %{{y:.1f}}% of "
+                        "%{customdata[0]} responses<extra></extra>"
+                    ),
+                ),
+                **_panel(index),
+            )
+    figure.update_layout(barmode="stack", bargap=0.1)
+    figure.update_yaxes(range=[0, 100], ticksuffix="%")
+    figure.update_yaxes(title_text="share of responses (%)", col=1)
+    return _style(figure, height=560)
+
+
+def retention_churn(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
+    """Retention and churn rate per quarter and segment, side by side."""
+    frame = connection.execute(
+        """
+        select segment, period_start, customers_start, churned_customers,
+            retention_rate, churn_rate
+        from marts.retention_by_segment_period
+        where period_grain = 'quarter'
+        order by period_start
+        """
+    ).df()
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("Retention rate (%)", "Churn rate (%)"),
+        horizontal_spacing=0.08,
+        shared_xaxes=True,
+    )
+    for segment in segment_list:
+        rows = frame[frame["segment"] == segment]
+        colour = _colour(segment_list, segment)
+        for col, column in ((1, "retention_rate"), (2, "churn_rate")):
+            figure.add_trace(
+                go.Scatter(
+                    x=rows["period_start"],
+                    y=rows[column],
+                    customdata=rows[["customers_start", "churned_customers"]],
+                    mode="lines+markers",
+                    line={"color": colour, "width": 3 if segment == ROLLUP else 2},
+                    name=segment,
+                    showlegend=col == 1,
+                    legendgroup=segment,
+                    hovertemplate=(
+                        f"{html.escape(segment)} %{{x|%b %Y}}<br>{column.replace('_', ' ')}: "
+                        "%{y:.1f}%<br>%{customdata[1]} of %{customdata[0]} customers "
+                        "churned<extra></extra>"
+                    ),
+                ),
+                row=1,
+                col=col,
+            )
+    figure.update_yaxes(ticksuffix="%", rangemode="tozero", col=2)
+    figure.update_yaxes(ticksuffix="%", col=1)
+    figure.update_yaxes(title_text="% of customers active at quarter start", col=1)
+    return _style(figure, height=430)
+
+
+def clv(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
+    """CLV per quarter and segment, one panel per segment with its own EUR scale."""
+    frame = connection.execute(
+        """
+        select segment, period_start, clv, margin_per_customer, retention_rate, active_customers
+        from marts.clv_by_segment_period
+        where period_grain = 'quarter'
+        order by period_start
+        """
+    ).df()
+    figure = _grid(segment_list, shared_xaxes=True)
+    for index, segment in enumerate(segment_list):
+        rows = frame[frame["segment"] == segment]
+        figure.add_trace(
+            go.Bar(
+                x=rows["period_start"],
+                y=rows["clv"],
+                customdata=rows[["margin_per_customer", "retention_rate", "active_customers"]],
+                marker={"color": _colour(segment_list, segment)},
+                name=segment,
+                showlegend=False,
+                hovertemplate=(
+                    f"{html.escape(segment)} %{{x|%b %Y}}<br>CLV €%{{y:,.0f}}<br>margin per "
+                    "customer €%{customdata[0]:,.0f}, retention %{customdata[1]:.1f}%<br>"
+                    "%{customdata[2]} active customers<extra></extra>"
+                ),
+            ),
+            **_panel(index),
+        )
+    figure.update_yaxes(tickprefix="€", tickformat="~s", rangemode="tozero")
+    figure.update_yaxes(title_text="CLV per customer (EUR)", col=1)
+    return _style(figure, height=560)
+
+
+def revenue_by_category(
+    connection: duckdb.DuckDBPyConnection, segment_list: list[str]
+) -> go.Figure:
+    """Lifetime revenue per account, and shares of accounts and revenue, by latest category."""
+    frame = connection.execute(
+        """
+        select
+            coalesce(latest_category, 'never surveyed') as category,
+            count(*) as accounts,
+            sum(lifetime_revenue_eur) as revenue_eur,
+            avg(lifetime_revenue_eur) as revenue_per_account_eur,
+            100.0 * count(*) / sum(count(*)) over () as pct_accounts,
+            100.0 * sum(lifetime_revenue_eur) / sum(sum(lifetime_revenue_eur)) over ()
+                as pct_revenue
+        from marts.customers
+        group by all
+        """
+    ).df()
+    order = {category: rank for rank, category in enumerate(CATEGORY_COLOURS)}
+    frame = frame.sort_values("category", key=lambda column: column.map(order))
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=(0.45, 0.55),
+        subplot_titles=(
+            "Lifetime revenue per account (EUR)",
+            "Share of accounts vs share of lifetime revenue (%)",
+        ),
+        horizontal_spacing=0.12,
+    )
+    figure.add_trace(
+        go.Bar(
+            x=frame["category"],
+            y=frame["revenue_per_account_eur"],
+            customdata=frame[["accounts", "revenue_eur"]],
+            marker={"color": [CATEGORY_COLOURS[category] for category in frame["category"]]},
+            text=frame["revenue_per_account_eur"],
+            texttemplate="€%{text:,.0f}",
+            textposition="outside",
+            showlegend=False,
+            hovertemplate=(
+                "%{x}: %{customdata[0]} accounts<br>€%{y:,.0f} per account<br>"
+                "€%{customdata[1]:,.0f} in total<extra></extra>"
+            ),
+        ),
+        row=1,
+        col=1,
+    )
+    for row in frame.itertuples():
+        figure.add_trace(
+            go.Bar(
+                y=["accounts", "lifetime revenue"],
+                x=[row.pct_accounts, row.pct_revenue],
+                orientation="h",
+                name=row.category,
+                marker={"color": CATEGORY_COLOURS[row.category]},
+                text=[row.pct_accounts, row.pct_revenue],
+                texttemplate="%{text:.0f}%",
+                textposition="inside",
+                textangle=0,
+                insidetextanchor="middle",
+                hovertemplate=f"{row.category}: %{{x:.1f}}% of %{{y}}<extra></extra>",
+            ),
+            row=1,
+            col=2,
+        )
+    figure.update_layout(barmode="stack", uniformtext={"minsize": 11, "mode": "hide"})
+    figure.update_yaxes(tickprefix="€", tickformat="~s", title_text="EUR per account", col=1)
+    figure.update_xaxes(title_text="latest answer", col=1)
+    figure.update_xaxes(range=[0, 100], ticksuffix="%", title_text="% of the total", col=2)
+    figure.update_yaxes(autorange="reversed", col=2)
+    return _style(figure, height=440)
+
+
+# The rule of analyses/blind_spots.sql: the top 20% of ordering customers by lifetime revenue
+# that were never surveyed or gave no answer in the 12 months up to the latest data date.
+BLIND_SPOTS = """
+    select
+        *,
+        case
+            when last_responded_at is null then 'never surveyed'
+            else 'no answer in 12 months'
+        end as blind_spot
+    from (
+        select *, percent_rank() over (order by lifetime_revenue_eur) as revenue_percent_rank
+        from marts.customers
+        where lifetime_orders > 0
+    ) as ranked
+    where
+        revenue_percent_rank >= 0.8
+        and (
+            last_responded_at is null
+            or cast(last_responded_at as date) <= latest_data_date - interval 12 month
+        )
+"""
+
+
+def blind_spots(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
+    """The largest blind-spot accounts by lifetime revenue, as a table."""
+    frame = connection.execute(
+        f"""
+        select
+            customer_id,
+            segment,
+            country,
+            lifetime_revenue_eur,
+            case when is_active then 'yes' else 'no' end as active,
+            coalesce(strftime(last_responded_at, '%Y-%m-%d'), 'never') as last_answer,
+            blind_spot
+        from ({BLIND_SPOTS}) as blind
+        order by lifetime_revenue_eur desc, customer_id
+        limit {BLIND_SPOT_ROWS}
+        """
+    ).df()
+    labels = (
+        "customer",
+        "segment",
+        "country",
+        "lifetime revenue (EUR)",
+        "active",
+        "last answer",
+        "why no voice",
+    )
+    row_colours = [
+        _transparent(CATEGORY_COLOURS["never surveyed"], 0.15)
+        if reason == "never surveyed"
+        else "white"
+        for reason in frame["blind_spot"]
+    ]
+    figure = go.Figure(
+        go.Table(
+            columnwidth=[1.1, 1.1, 0.8, 1.5, 0.7, 1.1, 1.7],
+            header={
+                "values": [f"<b>{label}</b>" for label in labels],
+                "fill_color": "#333333",
+                "font": {"color": "white", "size": 13},
+                "align": "left",
+                "height": 30,
+            },
+            cells={
+                "values": [frame[column] for column in frame.columns],
+                "format": [None, None, None, ",.0f", None, None, None],
+                "prefix": [None, None, None, "€ ", None, None, None],
+                "align": ["left", "left", "left", "right", "left", "left", "left"],
+                "fill_color": [row_colours],
+                "height": 26,
+            },
+        )
+    )
+    _style(figure, height=60 + 30 * max(len(frame), 1))
+    return figure.update_layout(margin={"l": 0, "r": 0, "t": 10, "b": 10})
+
+
+def blind_spot_summary(connection: duckdb.DuckDBPyConnection) -> str:
+    """One sentence on all blind-spot accounts: how many, why, and the revenue they hold."""
+    total, never, revenue, share = connection.execute(
+        f"""
+        select
+            count(*),
+            count(*) filter (where blind_spot = 'never surveyed'),
+            coalesce(sum(lifetime_revenue_eur), 0),
+            coalesce(
+                100.0 * sum(lifetime_revenue_eur)
+                / (select sum(lifetime_revenue_eur) from marts.customers),
+                0
+            )
+        from ({BLIND_SPOTS}) as blind
+        """
+    ).fetchone()
+    return (
+        f"{total} accounts have no voice ({never} never surveyed, {total - never} without an "
+        f"answer in the 12 months up to the latest data date); together €{revenue:,.0f} "
+        f"lifetime revenue, {share:.0f}% of all. The {min(total, BLIND_SPOT_ROWS)} largest are "
+        "listed; ask them first."
+    )
+
+
+CHARTS = (
+    Chart(
+        "nps-trend",
+        "NPS trend per segment, with its 95% margin of error",
+        "Monthly NPS (% promoters − % detractors, −100..100) from nps_by_segment_period. The "
+        "band is NPS ± nps_margin_of_error: where bands of two months overlap, the change may "
+        "be noise. Month grain; months without responses are gaps.",
+        nps_trend,
+    ),
+    Chart(
+        "category-shares",
+        "Promoters, passives and detractors per segment",
+        "Share of each month's responses by respondent category (score 9–10 promoter, 7–8 "
+        "passive, 0–6 detractor), from nps_by_segment_period. Month grain.",
+        category_shares,
+    ),
+    Chart(
+        "retention-churn",
+        "Retention and churn per segment",
+        "Of the customers active the day before a quarter starts, the % still active at its end "
+        "(retention) or not (churn), from retention_by_segment_period. Quarter grain: with a "
+        "365-day activity window a month sees only a handful of churned accounts per segment. "
+        "Quarters without active customers at their start have no rate.",
+        retention_churn,
+    ),
+    Chart(
+        "clv",
+        "Customer lifetime value per segment",
+        "CLV per active customer (margin per customer × retention / (1 + discount − retention), "
+        "from clv_by_segment_period). Quarter grain, for the same reason as retention; each "
+        "panel has its own EUR scale.",
+        clv,
+    ),
+    Chart(
+        "revenue-by-category",
+        "NPS and revenue: what each respondent category is worth",
+        "All customers grouped by their latest answer (never surveyed apart), from the "
+        "customers mart: average lifetime revenue per account, and each group's share of "
+        "accounts next to its share of lifetime revenue. All segments together; the segment mix "
+        "differs between categories.",
+        revenue_by_category,
+    ),
+    Chart(
+        "blind-spots",
+        "Blind spots: large accounts whose voice is missing",
+        "Accounts in the top 20% by lifetime revenue (customers mart) that were never surveyed "
+        "or gave no answer in the last 12 months: nobody knows whether they would recommend "
+        "us.",
+        blind_spots,
+        summary=blind_spot_summary,
+    ),
+)
+
+STYLE = f"""
+body {{ font-family: {FONT}; margin: 0; background: #f4f5f7; color: #222; }}
+header {{ background: #1f2933; color: #fff; padding: 20px 32px; }}
+header h1 {{ margin: 0 0 6px; font-size: 26px; font-weight: 600; }}
+header p {{ margin: 2px 0; font-size: 14px; color: #d5dae1; }}
+main {{ max-width: 1200px; margin: 0 auto; padding: 16px 16px 32px; }}
+section {{ background: #fff; border-radius: 6px; margin: 16px 0; padding: 16px 20px 8px;
+          box-shadow: 0 1px 3px rgba(0, 0, 0, 0.12); }}
+section h2 {{ margin: 0 0 4px; font-size: 19px; font-weight: 600; }}
+section p.caption {{ margin: 0 0 8px; font-size: 13.5px; color: #555; line-height: 1.45; }}
+footer {{ text-align: center; font-size: 12px; color: #777; padding-bottom: 24px; }}
+"""
+
+
+def _header_lines(connection: duckdb.DuckDBPyConnection, warehouse: Path) -> list[str]:
+    (latest,) = connection.execute("select max(latest_data_date) from marts.customers").fetchone()
+    lines = [f"Data up to {latest:%Y-%m-%d} (the latest valid order or survey response)."]
+    if _has_table(connection, "build_info"):
+        build_id, built_at = connection.execute(
+            "select build_id, built_at from marts.build_info"
+        ).fetchone()
+        lines.append(f"Warehouse build {build_id}, built {built_at:%Y-%m-%d %H:%M} UTC.")
+    else:
+        lines.append(
+            "Build time not recorded: a dev build (`nps-warehouse refresh` stamps "
+            "marts.build_info)."
+        )
+    lines.append(
+        f"Rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {warehouse.name}; hover a chart "
+        "for exact values."
+    )
+    return lines
+
+
+def _section(chart: Chart, figure: go.Figure, caption: str) -> str:
+    div = figure.to_html(
+        full_html=False, include_plotlyjs=False, div_id=chart.slug, config=PLOT_CONFIG
+    )
+    return (
+        f'<section data-chart="{chart.slug}">\n<h2>{html.escape(chart.title)}</h2>\n'
+        f'<p class="caption">{html.escape(caption)}</p>\n{div}\n</section>'
+    )
+
+
+def render(
+    warehouse: Path,
+    out: Path,
+    progress: Callable[[str], None] = lambda line: None,
+) -> RenderResult:
+    """Write the dashboard of `warehouse`'s marts to `out` (one self-contained HTML file)."""
+    started = time.perf_counter()
+    sections = []
+    with open_marts(warehouse) as connection:
+        header = _header_lines(connection, warehouse)
+        segment_list = segments(connection)
+        for number, chart in enumerate(CHARTS, start=1):
+            chart_started = time.perf_counter()
+            figure = chart.build(connection, segment_list)
+            caption = chart.caption
+            if chart.summary is not None:
+                caption = f"{caption} {chart.summary(connection)}"
+            sections.append(_section(chart, figure, caption))
+            progress(
+                f"  chart {number}/{len(CHARTS)} {chart.slug:<20} "
+                f"{time.perf_counter() - chart_started:.1f} s"
+            )
+    header_html = "\n".join(f"<p>{html.escape(line)}</p>" for line in header)
+    sections_html = "\n".join(sections)
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>NPS, retention and CLV dashboard</title>
+<style>{STYLE}</style>
+<script type="text/javascript">{get_plotlyjs()}</script>
+</head>
+<body>
+<header>
+<h1>NPS, retention and CLV: B2B customers in Germany, Austria and Switzerland</h1>
+{header_html}
+</header>
+<main data-charts="{len(CHARTS)}">
+{sections_html}
+</main>
+<footer>Figures from schema marts (metric contract: shared/spec/METRICS.md; formulas:
+macros/metrics.sql). Customer ids are pseudonymous; the marts hold no personal data.</footer>
+</body>
+</html>
+"""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return RenderResult(
+        path=out,
+        size_bytes=out.stat().st_size,
+        charts=len(CHARTS),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def chromium_path() -> str:
+    """Debian's chromium, or a DashboardError that says how to install it."""
+    path = shutil.which("chromium")
+    if path is None:
+        raise DashboardError(
+            "Debian's chromium is not installed: run `scripts/browser-up` (as root) first"
+        )
+    return path
+
+
+def check_in_browser(
+    page_path: Path, screenshot: Path | None = None, width: int = 1200
+) -> BrowserCheck:
+    """Open `page_path` in headless Chromium, offline, and report what rendered.
+
+    Every request that is not for a local file is blocked and reported, so a page that needs
+    the network fails the check. Waits until every chart container holds Plotly's SVG (at most
+    30 s), then saves a full-page screenshot `width` pixels wide when `screenshot` is given.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import Route, sync_playwright
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    executable = chromium_path()
+    errors: list[str] = []
+    blocked: list[str] = []
+    rendered_js = (
+        "() => [...document.querySelectorAll('div.plotly-graph-div')]"
+        ".filter(div => div.querySelector('.main-svg')).length"
+    )
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True)
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.on(
+                "console",
+                lambda message: (
+                    errors.append(f"console: {message.text}") if message.type == "error" else None
+                ),
+            )
+            page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+
+            def local_only(route: Route) -> None:
+                if route.request.url.startswith(("file:", "data:", "blob:")):
+                    route.continue_()
+                else:
+                    blocked.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", local_only)
+            page.goto(page_path.resolve().as_uri(), wait_until="load")
+            containers = page.locator("div.plotly-graph-div").count()
+            try:
+                page.wait_for_function(f"({rendered_js})() === {containers}", timeout=30_000)
+            except PlaywrightTimeout:
+                errors.append("timeout: not every chart rendered within 30 s")
+            rendered = page.evaluate(rendered_js)
+            if screenshot is not None:
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(screenshot), full_page=True)
+            browser.close()
+    except PlaywrightError as error:
+        reason = str(error).strip().splitlines()[0]
+        raise DashboardError(f"headless chromium ({executable}) failed: {reason}") from error
+    return BrowserCheck(
+        errors=errors,
+        chart_containers=containers,
+        rendered_charts=rendered,
+        blocked_requests=blocked,
+        screenshot=screenshot,
+    )
