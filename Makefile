@@ -7,7 +7,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DBT_PROJECT_DIR := $(CURDIR)
 export DUCKDB_PATH ?= warehouse/dev.duckdb
 
-.PHONY: venv build test engines docs validate lint fix refresh seeds lock clean
+.PHONY: venv build test engines docs dashboard dashboard-screenshot validate lint fix refresh seeds lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,7 @@ test: venv
 	$(BIN)/dbt-score lint --show failing-items
 	$(BIN)/nps-warehouse validate
 	$(BIN)/dbt docs generate --static
+	scripts/browser-up
 	$(BIN)/python -m pytest -v --durations=10
 	$(MAKE) engines
 
@@ -48,6 +49,15 @@ engines: venv
 ## docs: dbt's documentation site as one static page, target/static_index.html (needs a build)
 docs: venv
 	$(BIN)/dbt docs generate --static
+
+## dashboard: render target/dashboard.html from the warehouse ($(DUCKDB_PATH)); opens offline in any browser
+dashboard: venv
+	$(BIN)/nps-warehouse dashboard
+
+## dashboard-screenshot: remake docs/dashboard.png from the demo warehouse (installs Debian's chromium when missing: needs root)
+dashboard-screenshot: build
+	scripts/browser-up
+	$(BIN)/nps-warehouse dashboard --screenshot docs/dashboard.png
 
 ## validate: the Great Expectations suites on the dev warehouse (Data Docs under target/gx)
 validate: venv
