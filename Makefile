@@ -22,13 +22,14 @@ venv: $(VENV)/.installed
 build: venv
 	$(BIN)/dbt build
 
-## test: every gate, in order: dbt parse, sqlfluff, dbt build (unit + data tests), source
-## freshness, dbt-score, Great Expectations, the docs site (which also compiles the analyses),
-## pytest, then `engines`
+## test: every gate, in order: dbt parse, sqlfluff, dbt build (unit + data tests), MetricFlow
+## validate-configs, source freshness, dbt-score, Great Expectations, the docs site (which
+## also compiles the analyses), pytest (with headless Chromium), then `engines`
 test: venv
 	$(BIN)/dbt parse
 	$(BIN)/sqlfluff lint models analyses --processes 2 -v
 	$(BIN)/dbt build
+	$(BIN)/mf validate-configs
 	$(BIN)/dbt source freshness
 	$(BIN)/dbt-score lint --show failing-items
 	$(BIN)/nps-warehouse validate

@@ -75,3 +75,19 @@ def test_metric_macros_use_their_doc_block(manifest: dict, macro: str, block: st
     doc = manifest["docs"][f"doc.nps_warehouse.{block}"]["block_contents"].strip()
     description = manifest["macros"][f"macro.nps_warehouse.{macro}"]["description"].strip()
     assert description == doc
+
+
+@pytest.mark.parametrize(
+    ("metric", "block"),
+    [
+        ("nps", "metric_nps"),
+        ("avg_score", "metric_average_score"),
+        ("revenue", "metric_revenue"),
+        ("retention_rate_monthly", "metric_retention_rate"),
+        ("churn_rate_yearly", "metric_churn_rate"),
+    ],
+)
+def test_semantic_metrics_use_their_doc_block(manifest: dict, metric: str, block: str) -> None:
+    doc = manifest["docs"][f"doc.nps_warehouse.{block}"]["block_contents"].strip()
+    description = manifest["metrics"][f"metric.nps_warehouse.{metric}"]["description"]
+    assert description.strip().startswith(doc)
