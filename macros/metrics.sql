@@ -101,3 +101,15 @@
 {% macro postgres__type_double() -%}
     double precision
 {%- endmacro %}
+
+{#- The latest data date: the latest valid order or response date (mart customers, CLV window). -#}
+{% macro latest_data_date(orders, responses) -%}
+    (
+        select max(activity_date)
+        from (
+            select order_date as activity_date from {{ orders }}
+            union all
+            select response_date as activity_date from {{ responses }}
+        ) as activity
+    )
+{%- endmacro %}

@@ -12,14 +12,16 @@ responses as (
     select * from {{ ref('int_survey_responses_categorised') }}
 ),
 
--- The latest data date: the latest valid order or response.
+{# Predictions come from dbt Python models, which only DuckDB runs (dbt-postgres and
+    dbt-spark's session method cannot): on the other engines the columns are null. #}
+{% if target.type == 'duckdb' %}
+    predictions as (
+        select * from {{ ref('int_customers_clv_predicted') }}
+    ),
+{% endif %}
+
 latest as (
-    select max(activity_date) as latest_data_date
-    from (
-        select order_date as activity_date from orders
-        union all
-        select response_date as activity_date from responses
-    ) as activity
+    select {{ latest_data_date('orders', 'responses') }} as latest_data_date
 ),
 
 order_totals as (
@@ -94,13 +96,26 @@ final as (
             when {{ category_rank('latest_responses.latest_category') }}
                 < {{ category_rank('latest_responses.previous_category') }} then 'faller'
             else 'stable'
-        end as advocacy_trend
+        end as advocacy_trend,
+        {% if target.type == 'duckdb' %}
+            predictions.probability_alive,
+            predictions.expected_purchases_12m,
+            predictions.predicted_clv_12m
+        {% else %}
+            cast(null as {{ type_double() }}) as probability_alive,
+            cast(null as {{ type_double() }}) as expected_purchases_12m,
+            cast(null as {{ type_double() }}) as predicted_clv_12m
+        {% endif %}
     from customers
     cross join latest
     left join order_totals
         on customers.customer_id = order_totals.customer_id
     left join latest_responses
         on customers.customer_id = latest_responses.customer_id
+    {% if target.type == 'duckdb' %}
+        left join predictions
+            on customers.customer_id = predictions.customer_id
+    {% endif %}
 )
 
 select * from final

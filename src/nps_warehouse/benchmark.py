@@ -378,6 +378,62 @@ def engine_table(result: SizeResult) -> str:
     return "\n".join(lines)
 
 
+def bench_clv(customers: int) -> int:
+    """Fit BG/NBD and Gamma-Gamma on `customers` customers drawn from the models with the CDNOW
+    estimates (ages up to 78 weeks), then predict for all of them; prints the seconds of each
+    step, the peak memory of this process and the recovered parameters next to the true ones."""
+    import resource
+
+    import numpy as np
+
+    from nps_warehouse import predictive_clv
+
+    purchases = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    spend = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+    started = time.perf_counter()
+    drawn = predictive_clv.simulate(purchases, spend, customers, 78.0, np.random.default_rng(2026))
+    steps = {"draw": time.perf_counter() - started}
+    print(f"{customers:,} customers drawn ({(drawn.frequency > 0).sum():,} with a repeat purchase)")
+    started = time.perf_counter()
+    bgnbd = predictive_clv.fit_bgnbd(drawn.frequency, drawn.recency, drawn.customer_age)
+    steps["fit BG/NBD"] = time.perf_counter() - started
+    started = time.perf_counter()
+    gamma_gamma = predictive_clv.fit_gamma_gamma(drawn.frequency, drawn.mean_repeat_value)
+    steps["fit Gamma-Gamma"] = time.perf_counter() - started
+    started = time.perf_counter()
+    value = predictive_clv.expected_average_value(
+        gamma_gamma.params, drawn.frequency, drawn.mean_repeat_value
+    )
+    predictive_clv.probability_alive(
+        bgnbd.params, drawn.frequency, drawn.recency, drawn.customer_age
+    )
+    predictive_clv.clv(
+        bgnbd.params,
+        value,
+        np.full(customers, 0.3),
+        drawn.frequency,
+        drawn.recency,
+        drawn.customer_age,
+        units_per_month=365.25 / 12 / 7,
+        annual_discount_rate=0.10,
+    )
+    steps["predict (P alive, 12-month CLV)"] = time.perf_counter() - started
+    for step, seconds in steps.items():
+        print(f"  {step}: {seconds:.1f} s")
+    fitted = steps["fit BG/NBD"] + steps["fit Gamma-Gamma"]
+    print(
+        f"fit both models: {fitted:.1f} s; fit and predict: "
+        f"{fitted + steps['predict (P alive, 12-month CLV)']:.1f} s; peak memory "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GiB"
+    )
+    for fit, truth in ((bgnbd, purchases), (gamma_gamma, spend)):
+        recovered = ", ".join(
+            f"{name} {fit.params[name]:.3f} (true {value:.3f})" for name, value in truth.items()
+        )
+        print(f"{fit.model}: {recovered}; converged {fit.converged} in {fit.iterations} iterations")
+    return 0
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sizes",
@@ -401,6 +457,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "folder) and compare them with DuckDB; starts PostgreSQL with scripts/engines-up",
     )
     parser.add_argument(
+        "--clv-customers",
+        type=int,
+        metavar="N",
+        help="instead: time fitting BG/NBD and Gamma-Gamma on N customers drawn from the models "
+        "(e.g. 1000000) and predicting for them",
+    )
+    parser.add_argument(
         "--floor", nargs=3, metavar=("MANIFEST", "FILE", "DATABASE"), help=argparse.SUPPRESS
     )
 
@@ -410,6 +473,8 @@ def run(args: argparse.Namespace) -> int:
         manifest, warehouse, database = args.floor
         run_floor(Path(manifest), Path(warehouse), database)
         return 0
+    if args.clv_customers:
+        return bench_clv(args.clv_customers)
     args.work.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,

@@ -35,6 +35,7 @@ MARTS = (
     "retention_by_segment_period",
     "clv_by_segment_period",
     "customers",
+    "predicted_clv_by_segment",
 )
 ROLLUP = "All"
 # Segment colours in order of appearance (the rollup first); the same segment keeps its colour
@@ -91,7 +92,7 @@ class BrowserCheck:
 
 @contextmanager
 def open_marts(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to `path` whose four marts exist and hold rows."""
+    """A read-only connection to `path` whose marts (MARTS) exist and hold rows."""
     if not path.is_file():
         raise DashboardError(f"warehouse {path} does not exist: run `dbt build` first")
     try:
@@ -378,6 +379,83 @@ def clv(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Fi
     return _style(figure, height=560)
 
 
+def predicted_clv(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
+    """Left: mean predicted 12-month CLV per segment; right: each account's probability alive
+    against its lifetime revenue, so large accounts that are probably lost stand out."""
+    by_segment = connection.execute(
+        """
+        select segment, mean_predicted_clv_12m, customers, expected_alive_customers
+        from marts.predicted_clv_by_segment
+        """
+    ).df()
+    by_segment["order"] = [segment_list.index(s) for s in by_segment["segment"]]
+    by_segment = by_segment.sort_values("order")
+    accounts = connection.execute(
+        """
+        select customer_id, segment, probability_alive, lifetime_revenue_eur, predicted_clv_12m
+        from marts.customers
+        where probability_alive is not null and lifetime_revenue_eur > 0
+        """
+    ).df()
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.4, 0.6],
+        horizontal_spacing=0.12,
+        subplot_titles=(
+            "Mean predicted 12-month CLV per customer (EUR)",
+            "Probability alive vs lifetime revenue, per account",
+        ),
+    )
+    figure.add_trace(
+        go.Bar(
+            x=by_segment["segment"],
+            y=by_segment["mean_predicted_clv_12m"],
+            customdata=by_segment[["customers", "expected_alive_customers"]],
+            marker={"color": [_colour(segment_list, s) for s in by_segment["segment"]]},
+            showlegend=False,
+            hovertemplate=(
+                "%{x}<br>mean predicted CLV €%{y:,.0f}<br>%{customdata[0]} customers, "
+                "%{customdata[1]:.0f} expected still alive<extra></extra>"
+            ),
+        ),
+        row=1,
+        col=1,
+    )
+    for segment in segment_list:
+        rows = accounts[accounts["segment"] == segment]
+        if rows.empty:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=rows["probability_alive"],
+                y=rows["lifetime_revenue_eur"].astype(float),
+                customdata=rows[["customer_id", "predicted_clv_12m"]],
+                mode="markers",
+                marker={"color": _colour(segment_list, segment), "size": 7, "opacity": 0.75},
+                name=segment,
+                hovertemplate=(
+                    "%{customdata[0]}<br>P(alive) %{x:.2f}<br>lifetime revenue €%{y:,.0f}<br>"
+                    "predicted 12-month CLV €%{customdata[1]:,.0f}<extra></extra>"
+                ),
+            ),
+            row=1,
+            col=2,
+        )
+    figure.update_yaxes(tickprefix="€", tickformat="~s", rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(
+        type="log",
+        dtick=1,
+        tickprefix="€",
+        tickformat="~s",
+        title_text="lifetime revenue",
+        row=1,
+        col=2,
+    )
+    figure.update_xaxes(range=[0, 1.02], title_text="probability alive", row=1, col=2)
+    return _style(figure, height=460)
+
+
 def revenue_by_category(
     connection: duckdb.DuckDBPyConnection, segment_list: list[str]
 ) -> go.Figure:
@@ -587,6 +665,15 @@ CHARTS = (
         "from clv_by_segment_period). Quarter grain, for the same reason as retention; each "
         "panel has its own EUR scale.",
         clv,
+    ),
+    Chart(
+        "predicted-clv",
+        "Predicted CLV: what each account is likely worth in the next 12 months",
+        "BG/NBD and Gamma-Gamma models fitted in the warehouse (predicted_clv_by_segment, "
+        "customers mart): the expected gross margin of the next 12 months, discounted monthly. "
+        "Right: accounts with a high lifetime revenue but a low probability of still buying "
+        "are the ones to call first.",
+        predicted_clv,
     ),
     Chart(
         "revenue-by-category",

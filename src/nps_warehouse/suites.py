@@ -138,6 +138,19 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "latest_category",
         "previous_category",
         "advocacy_trend",
+        "probability_alive",
+        "expected_purchases_12m",
+        "predicted_clv_12m",
+    ),
+    "marts.predicted_clv_by_segment": (
+        "segment",
+        "calibration_end_date",
+        "customers",
+        "expected_alive_customers",
+        "mean_probability_alive",
+        "expected_purchases_12m",
+        "predicted_clv_12m",
+        "mean_predicted_clv_12m",
     ),
     "marts.survey_responses": (
         "response_id",
@@ -468,6 +481,20 @@ def _customers() -> list[gxe.Expectation]:
         _in_set("latest_category", RESPONDENT_CATEGORIES),
         _in_set("previous_category", RESPONDENT_CATEGORIES),
         _in_set("advocacy_trend", ADVOCACY_TRENDS),
+        _between("probability_alive", 0, 1),
+        *_non_negative("expected_purchases_12m"),
+    ]
+
+
+def _predicted_clv() -> list[gxe.Expectation]:
+    return [
+        _columns("marts.predicted_clv_by_segment"),
+        _not_empty(),
+        *_key("segment"),
+        _in_set("segment", (*SEGMENTS, ROLLUP_SEGMENT)),
+        *_not_null("customers"),
+        _between("mean_probability_alive", 0, 1),
+        *_non_negative("customers", "expected_alive_customers", "expected_purchases_12m"),
     ]
 
 
@@ -617,6 +644,12 @@ def mart_suites() -> list[SuiteSpec]:
             segment_shares_frame,
         ),
         SuiteSpec("marts.survey_responses", "marts", "marts.survey_responses", _survey_responses),
+        SuiteSpec(
+            "marts.predicted_clv_by_segment",
+            "marts",
+            "marts.predicted_clv_by_segment",
+            _predicted_clv,
+        ),
     ]
 
 

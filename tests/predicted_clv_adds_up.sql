@@ -1,0 +1,72 @@
+-- Predictive CLV adds up: the All row of predicted_clv_by_segment equals the sum of the segment
+-- rows (customers, expected alive customers, CLV), and its sums equal those over the customers
+-- mart's predictions. Sums of nothing but nulls (models not fitted) count as 0. Rows returned =
+-- failures.
+{{ config(enabled=target.type == 'duckdb') }}
+
+with
+
+by_segment as (
+    select * from {{ ref('predicted_clv_by_segment') }}
+),
+
+customers as (
+    select * from {{ ref('customers') }}
+),
+
+rollup as (
+    select
+        customers,
+        expected_alive_customers,
+        predicted_clv_12m
+    from by_segment
+    where segment = 'All'
+),
+
+segment_sums as (
+    select
+        sum(customers) as customers,
+        sum(expected_alive_customers) as expected_alive_customers,
+        sum(predicted_clv_12m) as predicted_clv_12m
+    from by_segment
+    where segment <> 'All'
+),
+
+customer_sums as (
+    select
+        cast(null as bigint) as customers,
+        sum(probability_alive) as expected_alive_customers,
+        sum(predicted_clv_12m) as predicted_clv_12m
+    from customers
+),
+
+compared as (
+    select
+        'segments' as compared_with,
+        rollup.customers as rollup_customers,
+        other.customers as other_customers,
+        coalesce(rollup.expected_alive_customers, 0)
+        - coalesce(other.expected_alive_customers, 0) as alive_difference,
+        coalesce(rollup.predicted_clv_12m, 0) - coalesce(other.predicted_clv_12m, 0) as clv_difference,
+        rollup.predicted_clv_12m as rollup_clv
+    from rollup
+    cross join segment_sums as other
+    union all
+    select
+        'customers mart' as compared_with,
+        rollup.customers as rollup_customers,
+        other.customers as other_customers,
+        coalesce(rollup.expected_alive_customers, 0)
+        - coalesce(other.expected_alive_customers, 0) as alive_difference,
+        coalesce(rollup.predicted_clv_12m, 0) - coalesce(other.predicted_clv_12m, 0) as clv_difference,
+        rollup.predicted_clv_12m as rollup_clv
+    from rollup
+    cross join customer_sums as other
+)
+
+select *
+from compared
+where
+    rollup_customers <> coalesce(other_customers, rollup_customers)
+    or abs(alive_difference) > 1e-6
+    or abs(clv_difference) > 1e-6 * greatest(abs(coalesce(rollup_clv, 0)), 1)
