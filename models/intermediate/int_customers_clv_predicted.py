@@ -21,7 +21,8 @@ HORIZON_MONTHS = 12
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    summary = dbt.ref("int_customer_purchases_summarised").df()
+    # Sorted: the same rows in the same order give bit-identical fits on every run.
+    summary = dbt.ref("int_customer_purchases_summarised").order("customer_id").df()
     fits = dbt.ref("int_clv_models_fitted").df().set_index("model_name")
     frame = summary[["customer_id", "segment"]].copy()
     frame["calibration_end_date"] = summary["calibration_end_date"].dt.date
