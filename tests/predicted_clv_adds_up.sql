@@ -25,6 +25,7 @@ rollup as (
 
 segment_sums as (
     select
+        'segments' as compared_with,
         sum(customers) as customers,
         sum(expected_alive_customers) as expected_alive_customers,
         sum(predicted_clv_12m) as predicted_clv_12m
@@ -34,34 +35,30 @@ segment_sums as (
 
 customer_sums as (
     select
+        'customers mart' as compared_with,
         cast(null as bigint) as customers,
         sum(probability_alive) as expected_alive_customers,
         sum(predicted_clv_12m) as predicted_clv_12m
     from customers
 ),
 
+others as (
+    select * from segment_sums
+    union all
+    select * from customer_sums
+),
+
 compared as (
     select
-        'segments' as compared_with,
+        others.compared_with,
         rollup.customers as rollup_customers,
-        other.customers as other_customers,
+        others.customers as other_customers,
         coalesce(rollup.expected_alive_customers, 0)
-        - coalesce(other.expected_alive_customers, 0) as alive_difference,
-        coalesce(rollup.predicted_clv_12m, 0) - coalesce(other.predicted_clv_12m, 0) as clv_difference,
+        - coalesce(others.expected_alive_customers, 0) as alive_difference,
+        coalesce(rollup.predicted_clv_12m, 0) - coalesce(others.predicted_clv_12m, 0) as clv_difference,
         rollup.predicted_clv_12m as rollup_clv
     from rollup
-    cross join segment_sums as other
-    union all
-    select
-        'customers mart' as compared_with,
-        rollup.customers as rollup_customers,
-        other.customers as other_customers,
-        coalesce(rollup.expected_alive_customers, 0)
-        - coalesce(other.expected_alive_customers, 0) as alive_difference,
-        coalesce(rollup.predicted_clv_12m, 0) - coalesce(other.predicted_clv_12m, 0) as clv_difference,
-        rollup.predicted_clv_12m as rollup_clv
-    from rollup
-    cross join customer_sums as other
+    cross join others
 )
 
 select *
