@@ -5,15 +5,15 @@ Pareto/NBD Model", Marketing Science 24(2), 2005): while alive, a customer buys 
 rate lambda ~ Gamma(r, alpha); after each purchase it drops out with probability
 p ~ Beta(a, b). Gamma-Gamma (Fader, Hardie and Lee, "RFM and CLV: Using Iso-Value Curves for
 Customer Base Analysis", JMR 42(4), 2005; Fader and Hardie's note "The Gamma-Gamma Model of
-Monetary Value", 2013): a customer's spend per purchase has mean nu, nu ~ InvGamma-like with
-shape q and scale gamma; each purchase ~ Gamma(p, nu).
+Monetary Value", 2013): the value of each purchase is Gamma(p, nu) (shape p, rate nu), and
+nu varies across customers as Gamma(q, gamma), so a customer's mean spend is p / nu.
 
 Both are fitted by maximum likelihood on the per-customer summary (frequency x = repeat
 purchases, recency t_x, age T, mean repeat-purchase value m_x), in log space with
 scipy.special (gammaln, betaln, hyp2f1), the parameters optimised as logarithms so they stay
-positive. Everything here is plain numpy on arrays: the dbt Python model
-(models/intermediate/int_customer_clv_predicted.py) and the CDNOW validation test call the same
-functions.
+positive. Everything here is plain numpy on arrays: the dbt Python models
+(models/intermediate/int_clv_models_fitted.py, int_customers_clv_predicted.py), the CDNOW
+validation test and the benchmark call the same functions.
 """
 
 from __future__ import annotations
@@ -108,22 +108,18 @@ def bgnbd_log_likelihood(
     return common + mixed, grad * np.array([r, alpha, a, b])
 
 
-def fit_bgnbd(
-    x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, weights: np.ndarray | None = None
-) -> Fit:
-    """Maximum-likelihood BG/NBD parameters r, alpha, a, b. weights: customers per row (for
-    summaries grouped by identical (x, t_x, T)); default one each."""
+def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> Fit:
+    """Maximum-likelihood BG/NBD parameters r, alpha, a, b, one customer per row."""
     x, t_x, big_t = (np.asarray(v, dtype=float) for v in (x, t_x, big_t))
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
-    if w[x > 0].sum() < MIN_REPEAT_CUSTOMERS:
+    if (x > 0).sum() < MIN_REPEAT_CUSTOMERS:
         raise TooLittleData(
-            f"only {w[x > 0].sum():.0f} customers with a repeat purchase; BG/NBD needs at "
-            f"least {MIN_REPEAT_CUSTOMERS}"
+            f"only {(x > 0).sum()} customers with a repeat purchase; BG/NBD needs at least "
+            f"{MIN_REPEAT_CUSTOMERS}"
         )
 
     def negative(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         values, grad = bgnbd_log_likelihood(log_params, x, t_x, big_t)
-        return -float(w @ values), -(w @ grad)
+        return -float(values.sum()), -grad.sum(axis=0)
 
     result = _maximise(negative, np.log([1.0, max(float(big_t.mean()), 1.0), 1.0, 1.0]))
     r, alpha, a, b = np.exp(result.x)
@@ -134,7 +130,7 @@ def fit_bgnbd(
         bool(result.success),
         int(result.nit),
         str(result.message),
-        int(w.sum()),
+        len(x),
     )
 
 
