@@ -64,7 +64,8 @@ final as (
         case
             when margins.revenue_eur > 0
                 then {{ as_double('margins.gross_margin_eur') }} / {{ as_double('margins.revenue_eur') }}
-        end as gross_margin_ratio
+        end as gross_margin_ratio,
+        {{ discount_rate("'month'") }} as monthly_discount_rate
     from summary
     inner join customers
         on summary.customer_id = customers.customer_id

@@ -7,7 +7,7 @@
   without a repeat purchase;
 - predicted_clv_12m: sum over the next 12 months of the month's expected purchases times
   the expected order value times the customer's gross margin ratio, discounted monthly at
-  (1 + var('annual_discount_rate'))^(1/12) - 1.
+  the summary's monthly_discount_rate (the discount_rate macro at month grain).
 All null when the models could not be fitted (int_clv_models_fitted says why).
 """
 
@@ -61,7 +61,7 @@ def model(dbt, session):
         t_x,
         big_t,
         units_per_month=units_per_month,
-        annual_discount_rate=float(dbt.config.get("annual_discount_rate")),
+        monthly_rate=float(summary["monthly_discount_rate"].iloc[0]),
         months=HORIZON_MONTHS,
     )
     return frame

@@ -246,13 +246,13 @@ def clv(
     t_x,
     big_t,
     units_per_month: float,
-    annual_discount_rate: float,
+    monthly_rate: float,
     months: int = 12,
 ) -> np.ndarray:
     """Discounted gross-margin value of the next `months` months: the expected purchases of each
     month (differences of the cumulative expectation) times the expected value per purchase
-    times the customer's margin ratio, discounted monthly at (1 + annual rate)^(1/12) - 1."""
-    monthly_rate = (1 + annual_discount_rate) ** (1 / 12) - 1
+    times the customer's margin ratio, discounted at monthly_rate per month (the warehouse
+    passes the discount_rate macro's monthly rate)."""
     total = np.zeros(np.shape(x), dtype=float)
     before = np.zeros(np.shape(x), dtype=float)
     for month in range(1, months + 1):
