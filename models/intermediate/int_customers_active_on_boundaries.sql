@@ -40,12 +40,21 @@ boundary_days as (
     {% endif %}
 ),
 
+-- Several orders on one day are one activity day: the windows below then order each
+-- customer's rows totally (by a distinct date), so every evaluation sees the same sequence.
+activity_days as (
+    select distinct
+        customer_id,
+        order_date
+    from window_orders
+),
+
 ordered as (
     select
         customer_id,
         order_date,
         lag(order_date) over (partition by customer_id order by order_date) as previous_order_date
-    from window_orders
+    from activity_days
 ),
 
 -- Gaps and islands: an order starts a new spell when the previous one's window has ended.
