@@ -26,7 +26,9 @@ ranked as (
     select
         scope,
         lifetime_revenue_eur,
-        row_number() over (partition by scope order by lifetime_revenue_eur desc) as revenue_rank,
+        row_number() over (
+            partition by scope order by lifetime_revenue_eur desc, customer_id asc
+        ) as revenue_rank,
         count(*) over (partition by scope) as account_count
     from segments
 ),

@@ -37,8 +37,13 @@
     end
 {%- endmacro %}
 
-{% macro row_copies(key, fingerprint) -%}
-    row_number() over (partition by {{ key }} order by {{ fingerprint }}) as copy_number,
+{#- A total order within a key (fingerprint, then the raw text): no row depends on how ties are read. -#}
+{% macro row_copies(key, fingerprint, raw_columns) -%}
+    row_number() over (
+        partition by {{ key }}
+        order by {{ fingerprint }}
+        {%- for column in raw_columns %}, {{ column }} nulls first{% endfor %}
+    ) as copy_number,
     min({{ fingerprint }}) over (partition by {{ key }})
     <> max({{ fingerprint }}) over (partition by {{ key }}) as has_conflicting_copies
 {%- endmacro %}

@@ -38,7 +38,9 @@ cleaned as (
 copies as (
     select
         *,
-        {{ row_copies('customer_id', 'row_fingerprint') }}
+        {{ row_copies('customer_id', 'row_fingerprint', [
+            'raw_customer_id', 'raw_segment', 'raw_country', 'raw_signup_date',
+        ]) }}
     from cleaned
 ),
 

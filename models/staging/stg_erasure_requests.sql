@@ -18,7 +18,7 @@ final as (
         customer_id,
         requested_at,
         'ERASED-' || lpad(
-            cast(row_number() over (order by requested_at, customer_id) as {{ dbt.type_string() }}), 6, '0'
+            cast(row_number() over (order by requested_at nulls last, customer_id) as {{ dbt.type_string() }}), 6, '0'
         ) as erased_customer_id
     from requests
 )

@@ -59,7 +59,10 @@ copies as (
     select
         cleaned.*,
         known_customers.customer_id is not null as has_known_customer,
-        {{ row_copies('cleaned.order_id', 'cleaned.row_fingerprint') }}
+        {{ row_copies('cleaned.order_id', 'cleaned.row_fingerprint', [
+            'cleaned.raw_order_id', 'cleaned.raw_customer_id', 'cleaned.raw_order_date',
+            'cleaned.raw_status', 'cleaned.raw_amount_eur', 'cleaned.raw_cost_eur',
+        ]) }}
     from cleaned
     left join known_customers
         on cleaned.customer_id = known_customers.customer_id

@@ -59,7 +59,10 @@ copies as (
     select
         cleaned.*,
         known_customers.customer_id is not null as has_known_customer,
-        {{ row_copies('cleaned.response_id', 'cleaned.row_fingerprint') }}
+        {{ row_copies('cleaned.response_id', 'cleaned.row_fingerprint', [
+            'cleaned.raw_response_id', 'cleaned.raw_customer_id', 'cleaned.raw_responded_at',
+            'cleaned.raw_score', 'cleaned.raw_channel', 'cleaned.has_comment',
+        ]) }}
     from cleaned
     left join known_customers
         on cleaned.customer_id = known_customers.customer_id
