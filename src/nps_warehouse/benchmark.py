@@ -1,17 +1,17 @@
-"""Benchmark: the warehouse at 100k, 1M and 10M orders, against the floor (a script, not a test).
+"""Benchmark: the warehouse at 100k, 1M and 10M orders (a script, not a test).
 
 Per size (orders; customers and responses in the demo data's proportions) it generates the
 raw data as Parquet, loads it into a fresh DuckDB file, then measures in separate processes:
 
 - full:  `dbt build --full-refresh --selector without_seeds` (every model, unit and data
          test), wall time and peak memory (max RSS of the dbt process);
-- floor: the same compiled SQL without dbt: every model's compiled select as CREATE TABLE/VIEW
-         and every data test's compiled select counted, in DAG order, in one DuckDB connection
-         with the profile's settings, on a copy of the freshly loaded raw file;
+- determinism: the same full build again, on a second copy of the freshly loaded raw file;
+         every table and view of the two files must have the same checksum (the columns that
+         stamp the run that computed a row left out), else the benchmark exits 1;
 - incremental: the generator appends the next day, the loader appends it, and
          `dbt build --selector without_seeds` runs incrementally.
 
-It prints one table with the ratios (full / floor, incremental / full) measured in the same run,
+It prints one table with the ratio incremental / full measured in the same run,
 and writes the figures as JSON next to the data. Run it on an otherwise idle machine:
 
     nps-warehouse benchmark --sizes 100000 1000000 10000000 --work /tmp/nps-bench
@@ -43,11 +43,13 @@ BIN = Path(sys.executable).parent
 CUSTOMERS_PER_ORDER = 360 / 7602
 RESPONSES_PER_ORDER = 1934 / 7602
 GIB = 1024**3
+# Columns that stamp the dbt run that computed a row: the only ones two builds may differ in.
+RUN_STAMPS = ("checked_at", "computed_at")
 
 
 def duckdb_settings() -> dict[str, str]:
     """The DuckDB settings dbt uses: profiles/profiles.yml reads them from these variables,
-    with these defaults. The floor applies the same ones."""
+    with these defaults (printed with the results)."""
     return {
         "threads": os.environ.get("DUCKDB_THREADS", "2"),
         "memory_limit": os.environ.get("DUCKDB_MEMORY_LIMIT", "3GB"),
@@ -83,14 +85,16 @@ class SizeResult:
     generate: Step
     load: Step
     full: Step
-    floor: Step
-    floor_models_seconds: float
     append: Step
     load_day: Step
     incremental: Step
     full_profile: dict
     incremental_profile: dict
     engines: list[EngineRun]
+    # Tables and views compared between two full builds of the same raw data, and those whose
+    # checksums differed (None: not compared).
+    compared_tables: int | None = None
+    differing_tables: list[str] | None = None
 
 
 def _measure(args: list[str], env: dict[str, str], label: str) -> Step:
@@ -145,52 +149,6 @@ def describe(label: str, spent: dict) -> str:
     )
 
 
-def run_floor(manifest_path: Path, warehouse: Path, database: str) -> None:
-    """The floor: every model's and data test's compiled SQL from a dbt run's manifest, in DAG
-    order, in one DuckDB connection. Prints the seconds spent on models and on tests."""
-    import duckdb
-
-    manifest = json.loads(manifest_path.read_text())
-    nodes = {
-        unique_id: node
-        for unique_id, node in manifest["nodes"].items()
-        if node["resource_type"] in ("model", "test") and node.get("compiled_code")
-    }
-    order: list[str] = []
-    seen: set[str] = set()
-
-    def visit(unique_id: str) -> None:
-        if unique_id in seen or unique_id not in nodes:
-            return
-        seen.add(unique_id)
-        for parent in nodes[unique_id]["depends_on"]["nodes"]:
-            visit(parent)
-        order.append(unique_id)
-
-    for unique_id in sorted(nodes):
-        visit(unique_id)
-    connection = duckdb.connect()
-    connection.execute(f"attach '{warehouse}' as \"{database}\"")
-    connection.execute(f'use "{database}"')
-    for name, value in duckdb_settings().items():
-        connection.execute(f"set {name} = '{value}'")
-    spent = {"model": 0.0, "test": 0.0}
-    for unique_id in order:
-        node = nodes[unique_id]
-        started = time.perf_counter()
-        sql = node["compiled_code"]
-        if node["resource_type"] == "model":
-            connection.execute(f'create schema if not exists "{node["schema"]}"')
-            kind = "view" if node["config"]["materialized"] == "view" else "table"
-            connection.execute(f"create or replace {kind} {node['relation_name']} as ({sql})")
-        else:
-            connection.execute(f"select count(*) from ({sql}) as failures").fetchone()
-        spent[node["resource_type"]] += time.perf_counter() - started
-    connection.execute("checkpoint")
-    connection.close()
-    print(json.dumps(spent))
-
-
 def _dbt(*args: str) -> list[str]:
     return [str(BIN / "dbt"), *args]
 
@@ -199,7 +157,26 @@ def _cli(*args: str) -> list[str]:
     return [str(BIN / "nps-warehouse"), *args]
 
 
-def bench_size(orders: int, work: Path, env: dict[str, str], engines: list[str]) -> SizeResult:
+def compare_builds(first: Path, second: Path) -> tuple[int, list[str]]:
+    """Checksums of every table and view of two warehouse files, run stamps left out: how many
+    relations were compared and which differ."""
+    from nps_warehouse.refresh import table_checksums
+
+    one = table_checksums(first, ignored_columns=RUN_STAMPS)
+    two = table_checksums(second, ignored_columns=RUN_STAMPS)
+    return len(one.keys() | two.keys()), sorted(
+        name for name in one.keys() | two.keys() if one.get(name) != two.get(name)
+    )
+
+
+def same_builds(compared: int, differing: list[str]) -> str:
+    outcome = f"{len(differing)} differ: {', '.join(differing)}" if differing else "all identical"
+    return f"{compared} tables and views compared, {outcome}"
+
+
+def bench_size(
+    orders: int, work: Path, env: dict[str, str], engines: list[str], second_build: bool
+) -> SizeResult:
     customers = max(50, round(orders * CUSTOMERS_PER_ORDER))
     responses = round(orders * RESPONSES_PER_ORDER)
     folder = work / f"orders_{orders}"
@@ -208,8 +185,8 @@ def bench_size(orders: int, work: Path, env: dict[str, str], engines: list[str])
     for path in (raw, delivery, logs):
         path.mkdir(parents=True)
     warehouse = folder / "warehouse.duckdb"
-    floor_file = folder / "floor" / "warehouse.duckdb"
-    floor_file.parent.mkdir()
+    twin = folder / "twin" / "warehouse.duckdb"
+    twin.parent.mkdir()
     env = {
         **env,
         "DUCKDB_PATH": str(warehouse),
@@ -237,25 +214,22 @@ def bench_size(orders: int, work: Path, env: dict[str, str], engines: list[str])
         "generate",
     )
     load = _measure(_cli("load", str(raw), "--replace", "--warehouse", str(warehouse)), env, "load")
-    shutil.copyfile(warehouse, floor_file)
-    full_build = _dbt("build", "--full-refresh", "--selector", "without_seeds", *target)
+    if second_build:
+        shutil.copyfile(warehouse, twin)
+    full_args = ("build", "--full-refresh", "--selector", "without_seeds")
+    full_build = _dbt(*full_args, *target)
     full = _measure(full_build, env, "full build")
     run_results = folder / "target" / "run_results.json"
     full_profile = profile(run_results, logs / "full_build_run_results.json")
-    floor = _measure(
-        [
-            sys.executable,
-            "-m",
-            "nps_warehouse.benchmark",
-            "--floor",
-            str(folder / "target" / "manifest.json"),
-            str(floor_file),
-            warehouse.stem,
-        ],
-        env,
-        "floor",
-    )
-    floor_split = json.loads((logs / "floor.log").read_text().strip().splitlines()[-1])
+    compared, differing = None, None
+    if second_build:
+        _measure(
+            _dbt(*full_args, "--target-path", str(folder / "target_twin"), "--log-path", str(logs)),
+            {**env, "DUCKDB_PATH": str(twin)},
+            "second full build",
+        )
+        compared, differing = compare_builds(warehouse, twin)
+        print(f"  two full builds: {same_builds(compared, differing)}", flush=True)
     others = {}
     for engine in engines:
         engine_target = ["--target", engine, "--target-path", str(folder / f"target_{engine}")]
@@ -324,28 +298,29 @@ def bench_size(orders: int, work: Path, env: dict[str, str], engines: list[str])
         generate=generate,
         load=load,
         full=full,
-        floor=floor,
-        floor_models_seconds=floor_split["model"],
         append=Step(append.seconds + load_day.seconds, max(append.peak_bytes, load_day.peak_bytes)),
         load_day=load_day,
         incremental=incremental,
         full_profile=full_profile,
         incremental_profile=incremental_profile,
         engines=runs,
+        compared_tables=compared,
+        differing_tables=differing,
     )
 
 
 def table(results: list[SizeResult]) -> str:
     header = (
-        "| orders | customers | generate s | load s | full build s | full peak GiB | floor s "
-        "| full / floor | incremental s | incr. peak GiB | incremental / full |"
+        "| orders | customers | generate s | load s | full build s | model node s | test node s "
+        "| full peak GiB | incremental s | incr. peak GiB | incremental / full |"
     )
     lines = [header, "|" + "|".join("---:" for _ in range(header.count("|") - 1)) + "|"]
     for r in results:
         lines.append(
             f"| {r.orders:,} | {r.customers:,} | {r.generate.seconds:.1f} | {r.load.seconds:.1f} "
-            f"| {r.full.seconds:.1f} | {r.full.peak_bytes / GIB:.2f} | {r.floor.seconds:.1f} "
-            f"| {r.full.seconds / r.floor.seconds:.2f} | {r.incremental.seconds:.1f} "
+            f"| {r.full.seconds:.1f} | {r.full_profile['model_seconds']:.1f} "
+            f"| {r.full_profile['test_seconds']:.1f} | {r.full.peak_bytes / GIB:.2f} "
+            f"| {r.incremental.seconds:.1f} "
             f"| {r.incremental.peak_bytes / GIB:.2f} "
             f"| {r.incremental.seconds / r.full.seconds:.2f} |"
         )
@@ -457,22 +432,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "folder) and compare them with DuckDB; starts PostgreSQL with scripts/engines-up",
     )
     parser.add_argument(
+        "--second-build",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="build each size's data twice in full and compare every table's checksum "
+        "(default: on; --no-second-build skips it)",
+    )
+    parser.add_argument(
         "--clv-customers",
         type=int,
         metavar="N",
         help="instead: time fitting BG/NBD and Gamma-Gamma on N customers drawn from the models "
         "(e.g. 1000000) and predicting for them",
     )
-    parser.add_argument(
-        "--floor", nargs=3, metavar=("MANIFEST", "FILE", "DATABASE"), help=argparse.SUPPRESS
-    )
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.floor:
-        manifest, warehouse, database = args.floor
-        run_floor(Path(manifest), Path(warehouse), database)
-        return 0
     if args.clv_customers:
         return bench_clv(args.clv_customers)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -488,7 +463,9 @@ def run(args: argparse.Namespace) -> int:
             env={**env, "POSTGRES_DB": "nps_bench"},
             check=True,
         )
-    results = [bench_size(orders, args.work, env, args.engines) for orders in args.sizes]
+    results = [
+        bench_size(orders, args.work, env, args.engines, args.second_build) for orders in args.sizes
+    ]
     print()
     settings = ", ".join(f"{name} {value}" for name, value in duckdb_settings().items())
     print(f"machine: {os.cpu_count()} cores, {platform.platform()}; DuckDB {settings}")
@@ -513,11 +490,11 @@ def run(args: argparse.Namespace) -> int:
             for run in result.engines:
                 print("- " + describe(f"{run.engine} full build", run.full_profile))
                 print("- " + describe(f"{run.engine} incremental build", run.incremental_profile))
+    for result in results:
+        if result.compared_tables is not None:
+            print(
+                f"two full builds at {result.orders:,} orders: "
+                + same_builds(result.compared_tables, result.differing_tables)
+            )
     print(f"done in {time.perf_counter() - started:.0f} s; figures in {args.work / 'results.json'}")
-    return 0
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m nps_warehouse.benchmark")
-    add_arguments(parser)
-    sys.exit(run(parser.parse_args()))
+    return 1 if any(result.differing_tables for result in results) else 0

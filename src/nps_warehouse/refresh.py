@@ -228,23 +228,35 @@ def _validate(build_file: Path, config: RefreshConfig) -> None:
 
 def mart_checksums(path: Path) -> dict[str, str]:
     """An order-independent checksum of every mart's rows (build_info excluded)."""
+    checksums = table_checksums(path, ("marts",))
+    checksums.pop("build_info", None)
+    return {name.removeprefix("marts."): checksum for name, checksum in checksums.items()}
+
+
+def table_checksums(
+    path: Path, schemas: tuple[str, ...] | None = None, ignored_columns: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """An order-independent checksum (row count and summed row hashes) of every table and
+    view of the given schemas (all when None), keyed schema.table, leaving out the columns
+    named in ignored_columns (e.g. the stamps of the run that computed a row)."""
     with duckdb.connect(str(path), read_only=True) as connection:
-        tables = [
-            name
-            for (name,) in connection.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = 'marts' and table_name <> 'build_info' order by 1"
-            ).fetchall()
-        ]
-        return {
-            table: "{}:{:016x}".format(
-                *connection.execute(
-                    f"select count(*), coalesce(sum(hash(t)), 0) % 18446744073709551616 "
-                    f"from marts.{table} as t"
-                ).fetchone()
-            )
-            for table in tables
-        }
+        columns: dict[str, list[str]] = {}
+        for schema, table, column in connection.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_catalog = current_database() order by table_schema, table_name, "
+            "ordinal_position"
+        ).fetchall():
+            if schemas is None or schema in schemas:
+                columns.setdefault(f'"{schema}"."{table}"', []).append(column)
+        checksums = {}
+        for relation, names in columns.items():
+            kept = ", ".join(f'"{name}"' for name in names if name not in ignored_columns)
+            count, total = connection.execute(
+                f"select count(*), coalesce(sum(hash(t)), 0) % 18446744073709551616 "
+                f"from (select {kept} from {relation}) as t"
+            ).fetchone()
+            checksums[relation.replace('"', "")] = f"{count}:{total:016x}"
+        return checksums
 
 
 def _finalise(
