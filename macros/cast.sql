@@ -45,6 +45,32 @@
 {%- endmacro %}
 
 {#-
+    A delivered timestamp as UTC (timestamp without time zone), or null when it is not one:
+    ISO text with an offset ('2026-07-01T10:00:00+02:00', '...Z') is converted to UTC, text
+    without one is taken as UTC already (the profiles pin the session time zone to UTC).
+-#}
+{% macro utc_timestamp(field) -%}
+    {{ return(adapter.dispatch('utc_timestamp', 'nps_warehouse')(field)) }}
+{%- endmacro %}
+
+{% macro default__utc_timestamp(field) -%}
+    cast(timezone('UTC', try_cast({{ field }} as timestamp with time zone)) as timestamp)
+{%- endmacro %}
+
+{#- Spark parses the offset into the instant and shows it in the session time zone, UTC. -#}
+{% macro spark__utc_timestamp(field) -%}
+    try_cast({{ field }} as timestamp)
+{%- endmacro %}
+
+{% macro postgres__utc_timestamp(field) -%}
+    case
+        when cast({{ field }} as text) ~ '{{ safe_cast_shape('timestamp') | replace('$', '') }}([+-][0-9]{2}(:?[0-9]{2})?|Z)$'
+            then public.nps_try_cast(cast({{ field }} as text), cast(null as timestamptz)) at time zone 'UTC'
+        else {{ dbt.safe_cast(field, 'timestamp') }}
+    end
+{%- endmacro %}
+
+{#-
     Run at the start of every dbt invocation (on-run-start): what an engine needs before the
     models run. PostgreSQL: nps_try_cast(value, sample), the text value cast to the sample's type
     by PL/pgSQL's assignment (the type's input function), null where that fails.

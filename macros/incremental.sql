@@ -10,32 +10,77 @@
 {%- endmacro %}
 
 {#-
-    Staging, incremental run: the cleaned keys whose raw rows are judged again. A key is judged
-    again when one of its raw rows is dated within var('incremental_lookback_days') of the
-    latest valid date already judged (new and late rows), has no readable date, or when the
-    stored judgement may be stale: the row was rejected (an unknown customer may have arrived,
-    a future date may have come), its customer was erased since, or its customer is no longer
-    valid. All raw rows of a key are judged together, so duplicates are judged as in a full
-    build. A row older than the lookback window arriving later is not judged: the
-    rows_reconcile test on the raw table then fails the build, and `--full-refresh` repairs it.
+    Staging, incremental run. New raw rows are found by their load time alone: every raw row
+    loaded after the newest one this model has judged (_loaded_at, set at intake; a literal, so
+    DuckDB prunes the raw store's row groups by min/max and never parses the history). A key is
+    judged again when a new raw row carries it, or when its stored judgement may be stale: the
+    row was rejected (an unknown customer may have arrived, a future date may have come), its
+    customer is no longer valid, or its customer was erased since. All copies of a key are
+    judged together, as in a full build: the stored ones come back from this model's own table
+    (cleaned values, raw text and fingerprint as judged), except for keys of customers erased
+    since, whose raw rows are read again (only in a run that has such customers).
 -#}
-{% macro rejudged_keys(raw_key, raw_date, key, date) -%}
-    select coalesce({{ raw_key }}, '') as judged_key
-    from raw_rows
-    where
-        {{ raw_date }} is null
-        or {{ raw_date }} >= (
-            select cast({{ dbt.dateadd('day', -var('incremental_lookback_days'), 'max(' ~ date ~ ')') }} as date)
-            from {{ this }}
-            where reason is null
-        )
+
+{#- The newest _loaded_at this model has judged, as a literal (a subquery when not executing). -#}
+{% macro last_loaded_at() -%}
+    {%- if execute -%}
+        {%- set newest = run_query("select max(_loaded_at) from " ~ this).columns[0].values()[0] -%}
+        cast('{{ (newest or modules.datetime.datetime(1970, 1, 1)).isoformat() }}' as timestamp with time zone)
+    {%- else -%}
+        (select max(_loaded_at) from {{ this }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Keys of stored rows whose customer has been erased since they were judged. -#}
+{% macro newly_erased_keys(key) -%}
+    select distinct coalesce({{ key }}, '') as erased_key
+    from {{ this }}
+    where customer_id in (select erasures.customer_id from {{ ref('stg_erasure_requests') }} as erasures)
+{%- endmacro %}
+
+{% macro has_newly_erased_rows(key) -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set found = run_query("select count(*) from (" ~ newly_erased_keys(key) ~ ") as erased") -%}
+    {{ return(found.columns[0].values()[0] > 0) }}
+{%- endmacro %}
+
+{#- The raw rows to judge: those loaded since the last run, and those of newly erased keys. -#}
+{% macro raw_rows_to_judge(raw, key) -%}
+    {%- set since = last_loaded_at() -%}
+    select * from {{ raw }}
+    where _loaded_at > {{ since }}
+    {%- if has_newly_erased_rows(key) %}
+        union all
+        select * from {{ raw }}
+        where
+            _loaded_at <= {{ since }}
+            and coalesce({{ clean_id(key) }}, '') in ({{ newly_erased_keys(key) }})
+    {%- endif %}
+{%- endmacro %}
+
+{#- The keys judged again: those of the raw rows read (raw_rows, a CTE) and the stale ones. -#}
+{% macro rejudged_keys(raw_rows, key) -%}
+    select coalesce({{ clean_id(key) }}, '') as judged_key
+    from {{ raw_rows }}
     union
     select coalesce({{ key }}, '') as judged_key
     from {{ this }}
     where
         reason is not null
-        or customer_id in (select erasures.customer_id from {{ ref('stg_erasure_requests') }} as erasures)
         or customer_id not in (select known.customer_id from {{ ref('stg_customers') }} as known)
+{%- endmacro %}
+
+{#- The stored rows of the judged keys (columns: the cleaned columns), but newly erased keys. -#}
+{% macro stored_rows_to_judge(columns, key) -%}
+    select {{ columns | join(', ') }}
+    from {{ this }}
+    where
+        coalesce({{ key }}, '') in (select judged_keys.judged_key from judged_keys)
+        {%- if has_newly_erased_rows(key) %}
+            and coalesce({{ key }}, '') not in ({{ newly_erased_keys(key) }})
+        {%- endif %}
 {%- endmacro %}
 
 {#-

@@ -3,7 +3,8 @@
 On a copy of the built warehouse, the raw tables' _loaded_at is set to chosen ages and the real
 `dbt source freshness` must judge each table as the documented thresholds say: raw_orders warns
 after 36 hours and errors after 84; raw_customers and raw_survey_responses warn after 8 days
-and error after 15. Also: a refresh dates a stored delivery by the build id in its name.
+and error after 15. (A refresh's sources are the raw store, whose rows carry the time each
+batch was taken in: pytests/test_refresh.py.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import duckdb
 import pytest
 
 from conftest import warehouse_path
-from nps_warehouse.refresh import published_at
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -80,16 +80,6 @@ def test_stale_tables_warn_and_error_at_the_documented_thresholds(tmp_path: Path
         "raw_survey_responses": "warn",
     }
     assert code == 1
-
-
-def test_a_stored_delivery_is_dated_by_its_first_publication(tmp_path: Path) -> None:
-    stored = tmp_path / "raw_orders__20261001T120000Z-0123abcd__raw_orders_2026-10-01.csv"
-    stored.write_text("order_id\n")
-    assert published_at(stored) == datetime(2026, 10, 1, 12, 0, 0, tzinfo=UTC)
-    other = tmp_path / "raw_orders_manual.csv"
-    other.write_text("order_id\n")
-    os.utime(other, (0, 86_400))
-    assert published_at(other) == datetime(1970, 1, 2, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("table", ["raw_orders", "raw_customers", "raw_survey_responses"])

@@ -22,7 +22,8 @@ final as (
         responses.score,
         {{ respondent_category('responses.score') }} as respondent_category,
         responses.channel,
-        responses.has_comment
+        responses.has_comment,
+        responses.checked_at
     from responses
     inner join customers
         on responses.customer_id = customers.customer_id

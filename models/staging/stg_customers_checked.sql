@@ -1,7 +1,9 @@
+-- depends_on: {{ ref('raw_customers') }}
+
 with
 
 raw_customers as (
-    select * from {{ ref('raw_customers') }}
+    select * from {{ source('raw', 'raw_customers') }}
 ),
 
 cleaned as (
@@ -26,8 +28,10 @@ cleaned as (
         {{ dbt.safe_cast(clean_text('signup_date'), 'date') }} as signup_date,
         {{ dbt.hash(dbt.concat([
             "coalesce(upper(trim(customer_id)), '')", "'|'",
-            "coalesce(lower(trim(company_name)), '')", "'|'",
-            "coalesce(lower(trim(contact_email)), '')", "'|'",
+            "case when " ~ is_erased(clean_id('customer_id')) ~ " then '' else coalesce(lower(trim(company_name)), '') end",
+            "'|'",
+            "case when " ~ is_erased(clean_id('customer_id')) ~ " then '' else coalesce(lower(trim(contact_email)), '') end",
+            "'|'",
             "coalesce(lower(trim(segment)), '')", "'|'",
             "coalesce(upper(trim(country)), '')", "'|'",
             "coalesce(trim(signup_date), '')",

@@ -11,7 +11,8 @@ final as (
         order_date,
         status,
         amount_eur,
-        cost_eur
+        cost_eur,
+        checked_at
     from checked
     where reason is null
 )

@@ -1,27 +1,23 @@
+-- depends_on: {{ ref('raw_orders') }}
+
 with
 
-raw_rows as (
-    select * from {{ ref('raw_orders') }}
-),
-
 {% if is_incremental() %}
-    -- Incremental run: judge again only the raw rows of keys that new rows can change.
+    -- Incremental run: the raw rows loaded since the last run (pruned by _loaded_at), the raw
+    -- rows of customers erased since (read in full only when there are some), and the stored
+    -- rows of every key whose judgement these can change.
+    raw_orders as (
+        {{ raw_rows_to_judge(source('raw', 'raw_orders'), 'order_id') }}
+    ),
+
     judged_keys as (
-        {{ rejudged_keys(
-            clean_id('order_id'),
-            dbt.safe_cast(clean_text('order_date'), 'date'),
-            'order_id',
-            'order_date',
-        ) }}
+        {{ rejudged_keys('raw_orders', 'order_id') }}
+    ),
+{% else %}
+    raw_orders as (
+        select * from {{ source('raw', 'raw_orders') }}
     ),
 {% endif %}
-
-raw_orders as (
-    select * from raw_rows
-    {% if is_incremental() %}
-        where coalesce({{ clean_id('order_id') }}, '') in (select judged_keys.judged_key from judged_keys)
-    {% endif %}
-),
 
 -- The one cross-entity read in staging: a semi-join that tells whether the customer exists.
 known_customers as (
@@ -51,21 +47,40 @@ cleaned as (
             "coalesce(lower(trim(status)), '')", "'|'",
             "coalesce(trim(amount_eur), '')", "'|'",
             "coalesce(trim(cost_eur), '')",
-        ])) }} as row_fingerprint
+        ])) }} as row_fingerprint,
+        _loaded_at
     from raw_orders
+),
+
+{% if is_incremental() %}
+    stored as (
+        {{ stored_rows_to_judge([
+            'raw_order_id', 'raw_customer_id', 'raw_order_date', 'raw_status', 'raw_amount_eur',
+            'raw_cost_eur', 'order_id', 'customer_id', 'order_date', 'status', 'amount_eur',
+            'cost_eur', 'row_fingerprint', '_loaded_at',
+        ], 'order_id') }}
+    ),
+{% endif %}
+
+judged as (
+    select * from cleaned
+    {% if is_incremental() %}
+        union all
+        select * from stored
+    {% endif %}
 ),
 
 copies as (
     select
-        cleaned.*,
+        judged.*,
         known_customers.customer_id is not null as has_known_customer,
-        {{ row_copies('cleaned.order_id', 'cleaned.row_fingerprint', [
-            'cleaned.raw_order_id', 'cleaned.raw_customer_id', 'cleaned.raw_order_date',
-            'cleaned.raw_status', 'cleaned.raw_amount_eur', 'cleaned.raw_cost_eur',
+        {{ row_copies('judged.order_id', 'judged.row_fingerprint', [
+            'judged.raw_order_id', 'judged.raw_customer_id', 'judged.raw_order_date',
+            'judged.raw_status', 'judged.raw_amount_eur', 'judged.raw_cost_eur',
         ]) }}
-    from cleaned
+    from judged
     left join known_customers
-        on cleaned.customer_id = known_customers.customer_id
+        on judged.customer_id = known_customers.customer_id
 ),
 
 checked as (

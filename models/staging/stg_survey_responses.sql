@@ -11,7 +11,8 @@ final as (
         responded_at,
         cast(score_number as {{ dbt.type_int() }}) as score,
         channel,
-        has_comment
+        has_comment,
+        checked_at
     from checked
     where reason is null
 )

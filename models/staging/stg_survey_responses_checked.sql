@@ -1,27 +1,23 @@
+-- depends_on: {{ ref('raw_survey_responses') }}
+
 with
 
-raw_rows as (
-    select * from {{ ref('raw_survey_responses') }}
-),
-
 {% if is_incremental() %}
-    -- Incremental run: judge again only the raw rows of keys that new rows can change.
+    -- Incremental run: the raw rows loaded since the last run (pruned by _loaded_at), the raw
+    -- rows of customers erased since (read in full only when there are some), and the stored
+    -- rows of every key whose judgement these can change.
+    raw_survey_responses as (
+        {{ raw_rows_to_judge(source('raw', 'raw_survey_responses'), 'response_id') }}
+    ),
+
     judged_keys as (
-        {{ rejudged_keys(
-            clean_id('response_id'),
-            "cast(" ~ dbt.safe_cast(clean_text('responded_at'), dbt.type_timestamp()) ~ " as date)",
-            'response_id',
-            'cast(responded_at as date)',
-        ) }}
+        {{ rejudged_keys('raw_survey_responses', 'response_id') }}
+    ),
+{% else %}
+    raw_survey_responses as (
+        select * from {{ source('raw', 'raw_survey_responses') }}
     ),
 {% endif %}
-
-raw_survey_responses as (
-    select * from raw_rows
-    {% if is_incremental() %}
-        where coalesce({{ clean_id('response_id') }}, '') in (select judged_keys.judged_key from judged_keys)
-    {% endif %}
-),
 
 -- The one cross-entity read in staging: a semi-join that tells whether the customer exists.
 known_customers as (
@@ -37,35 +33,55 @@ cleaned as (
         channel as raw_channel,
         {{ clean_id('response_id') }} as response_id,
         {{ erased_or(clean_id('customer_id'), clean_id('customer_id')) }} as customer_id,
-        {{ dbt.safe_cast(clean_text('responded_at'), dbt.type_timestamp()) }} as responded_at,
+        {{ utc_timestamp(clean_text('responded_at')) }} as responded_at,
         {{ clean_text('score') }} as score_text,
         {{ dbt.safe_cast(clean_text('score'), 'decimal(18, 6)') }} as score_number,
         coalesce(
             nullif(replace(replace(lower(trim(channel)), ' ', '_'), '-', '_'), ''), 'unknown'
         ) as channel,
-        {{ clean_text('comment') }} is not null as has_comment,
+        -- An erased customer's comment is gone, whether or not the raw file was scrubbed yet.
+        {{ clean_text('comment') }} is not null and not {{ is_erased(clean_id('customer_id')) }} as has_comment,
         {{ dbt.hash(dbt.concat([
             "coalesce(upper(trim(response_id)), '')", "'|'",
             "coalesce(upper(trim(customer_id)), '')", "'|'",
             "coalesce(trim(responded_at), '')", "'|'",
             "coalesce(trim(score), '')", "'|'",
             "coalesce(lower(trim(channel)), '')", "'|'",
-            "coalesce(trim(comment), '')",
-        ])) }} as row_fingerprint
+            "case when " ~ is_erased(clean_id('customer_id')) ~ " then '' else coalesce(trim(comment), '') end",
+        ])) }} as row_fingerprint,
+        _loaded_at
     from raw_survey_responses
+),
+
+{% if is_incremental() %}
+    stored as (
+        {{ stored_rows_to_judge([
+            'raw_response_id', 'raw_customer_id', 'raw_responded_at', 'raw_score', 'raw_channel',
+            'response_id', 'customer_id', 'responded_at', 'score_text', 'score_number', 'channel',
+            'has_comment', 'row_fingerprint', '_loaded_at',
+        ], 'response_id') }}
+    ),
+{% endif %}
+
+judged as (
+    select * from cleaned
+    {% if is_incremental() %}
+        union all
+        select * from stored
+    {% endif %}
 ),
 
 copies as (
     select
-        cleaned.*,
+        judged.*,
         known_customers.customer_id is not null as has_known_customer,
-        {{ row_copies('cleaned.response_id', 'cleaned.row_fingerprint', [
-            'cleaned.raw_response_id', 'cleaned.raw_customer_id', 'cleaned.raw_responded_at',
-            'cleaned.raw_score', 'cleaned.raw_channel', 'cleaned.has_comment',
+        {{ row_copies('judged.response_id', 'judged.row_fingerprint', [
+            'judged.raw_response_id', 'judged.raw_customer_id', 'judged.raw_responded_at',
+            'judged.raw_score', 'judged.raw_channel', 'judged.has_comment',
         ]) }}
-    from cleaned
+    from judged
     left join known_customers
-        on cleaned.customer_id = known_customers.customer_id
+        on judged.customer_id = known_customers.customer_id
 ),
 
 checked as (

@@ -1,25 +1,29 @@
-"""Benchmark: the warehouse at 100k, 1M and 10M orders (a script, not a test).
+"""Benchmark: the scheduler's path, `nps-warehouse refresh`, at 1M, 10M and 100M orders (a
+script, not a test).
 
 Per size (orders; customers and responses in the demo data's proportions) it generates the
-raw data as Parquet, loads it into a fresh DuckDB file, then measures in separate processes:
+raw data as Parquet, then measures, each in its own process, wall time and peak memory (max
+RSS from wait4):
 
-- full:  `dbt build --full-refresh --selector without_seeds` (every model, unit and data
-         test), wall time and peak memory (max RSS of the dbt process);
-- determinism: the same full build again, on a second copy of the freshly loaded raw file;
-         every table and view of the two files must have the same checksum (the columns that
-         stamp the run that computed a row left out), else the benchmark exits 1;
-- incremental: the generator appends the next day, the loader appends it, and
-         `dbt build --selector without_seeds` runs incrementally.
+- full refresh: a new warehouse takes the generated data in as its first delivery (intake into
+  the raw store, `dbt build --full-refresh` on the candidate state with every data test, the
+  Great Expectations suites, publish); its step times and dbt's profile (model and test node
+  seconds, the slowest nodes) come from the refresh's own records;
+- determinism (--second-build, on by default): a second full refresh over a copy of the same
+  raw store, into another state; every table and view of the two states must have the same
+  checksum (the columns that stamp the run that computed a row left out), else exit 1;
+- one day: the generator's next day after the data, delivered to an incremental refresh
+  (every gate included).
 
-It prints one table with the ratio incremental / full measured in the same run,
-and writes the figures as JSON next to the data. Run it on an otherwise idle machine:
+It prints one table with the ratios measured in the same run, where the time goes at the
+largest size, and writes the figures as JSON. Run it on an otherwise idle machine:
 
-    nps-warehouse benchmark --sizes 100000 1000000 10000000 --work /tmp/nps-bench
+    nps-warehouse benchmark --sizes 1000000 10000000 100000000 --work /tmp/nps-bench
 
 With --engines postgres spark, the same raw rows also go into PostgreSQL (database nps_bench)
-and Spark (SPARK_DIR under the work folder), each gets the same full build and, after the same
-appended day, the same incremental build, and a second table gives their times and ratios to
-DuckDB; at the end every mart must be equal on every engine (compare-engines):
+and Spark (SPARK_DIR under the work folder), each gets a full build and, after the same day,
+an incremental build, and a second table gives their times and ratios to DuckDB's refreshes;
+at the end every mart must be equal on every engine (compare-engines against the serving file):
 
     nps-warehouse benchmark --sizes 1000000 --engines postgres spark
 """
@@ -82,17 +86,17 @@ class SizeResult:
     orders: int
     customers: int
     responses: int
+    delivered_day_orders: int
     generate: Step
-    load: Step
     full: Step
-    append: Step
-    load_day: Step
     incremental: Step
+    full_steps: dict  # seconds per refresh step (intake, candidate, parse, build, audit, ...)
+    incremental_steps: dict
     full_profile: dict
     incremental_profile: dict
     engines: list[EngineRun]
-    # Tables and views compared between two full builds of the same raw data, and those whose
-    # checksums differed (None: not compared).
+    # Tables and views compared between two full refreshes of the same raw store, and those
+    # whose checksums differed (None: not compared).
     compared_tables: int | None = None
     differing_tables: list[str] | None = None
 
@@ -158,20 +162,38 @@ def _cli(*args: str) -> list[str]:
 
 
 def compare_builds(first: Path, second: Path) -> tuple[int, list[str]]:
-    """Checksums of every table and view of two warehouse files, run stamps left out: how many
-    relations were compared and which differ."""
-    from nps_warehouse.refresh import table_checksums
+    """Checksums of every table and view of two warehouse files, run stamps and the stored
+    manifest left out: how many relations were compared and which differ."""
+    from nps_warehouse.refresh import STATE_MANIFEST, table_checksums
 
     one = table_checksums(first, ignored_columns=RUN_STAMPS)
     two = table_checksums(second, ignored_columns=RUN_STAMPS)
-    return len(one.keys() | two.keys()), sorted(
-        name for name in one.keys() | two.keys() if one.get(name) != two.get(name)
-    )
+    names = (one.keys() | two.keys()) - {STATE_MANIFEST}
+    return len(names), sorted(name for name in names if one.get(name) != two.get(name))
 
 
 def same_builds(compared: int, differing: list[str]) -> str:
     outcome = f"{len(differing)} differ: {', '.join(differing)}" if differing else "all identical"
     return f"{compared} tables and views compared, {outcome}"
+
+
+def _refresh(warehouse: Path, env: dict[str, str], label: str, *args: str) -> tuple[Step, dict]:
+    """One `nps-warehouse refresh` of the warehouse folder: its Step and its own record."""
+    step = _measure(
+        _cli(
+            "refresh",
+            "--serving",
+            str(warehouse / "analytics.duckdb"),
+            "--state",
+            str(warehouse / "state"),
+            "--raw-store",
+            str(warehouse / "raw_store"),
+            *args,
+        ),
+        env,
+        label,
+    )
+    return step, json.loads((warehouse / "state" / "target" / "refresh.json").read_text())
 
 
 def bench_size(
@@ -182,19 +204,15 @@ def bench_size(
     folder = work / f"orders_{orders}"
     shutil.rmtree(folder, ignore_errors=True)
     raw, delivery, logs = folder / "raw", folder / "delivery", folder / "logs"
-    for path in (raw, delivery, logs):
+    warehouse, twin = folder / "warehouse", folder / "twin"
+    for path in (raw, delivery, logs, warehouse):
         path.mkdir(parents=True)
-    warehouse = folder / "warehouse.duckdb"
-    twin = folder / "twin" / "warehouse.duckdb"
-    twin.parent.mkdir()
     env = {
         **env,
-        "DUCKDB_PATH": str(warehouse),
         "BENCH_LOG_DIR": str(logs),
         "POSTGRES_DB": "nps_bench",
         "SPARK_DIR": str(folder / "spark"),
     }
-    target = ["--target-path", str(folder / "target"), "--log-path", str(logs)]
     print(f"{orders:,} orders ({customers:,} customers, {responses:,} responses)", flush=True)
     generate = _measure(
         _cli(
@@ -213,23 +231,19 @@ def bench_size(
         env,
         "generate",
     )
-    load = _measure(_cli("load", str(raw), "--replace", "--warehouse", str(warehouse)), env, "load")
-    if second_build:
-        shutil.copyfile(warehouse, twin)
-    full_args = ("build", "--full-refresh", "--selector", "without_seeds")
-    full_build = _dbt(*full_args, *target)
-    full = _measure(full_build, env, "full build")
-    run_results = folder / "target" / "run_results.json"
-    full_profile = profile(run_results, logs / "full_build_run_results.json")
+    results = warehouse / "state" / "target" / "build_run_results.json"
+    full, full_record = _refresh(warehouse, env, "full refresh", "--new-data", str(raw))
+    full_profile = profile(results, logs / "full_refresh_run_results.json")
     compared, differing = None, None
     if second_build:
-        _measure(
-            _dbt(*full_args, "--target-path", str(folder / "target_twin"), "--log-path", str(logs)),
-            {**env, "DUCKDB_PATH": str(twin)},
-            "second full build",
+        twin.mkdir()
+        shutil.copytree(warehouse / "raw_store", twin / "raw_store")
+        _refresh(twin, env, "second full refresh", "--full-refresh")
+        compared, differing = compare_builds(
+            warehouse / "state" / "active.duckdb", twin / "state" / "active.duckdb"
         )
-        compared, differing = compare_builds(warehouse, twin)
-        print(f"  two full builds: {same_builds(compared, differing)}", flush=True)
+        print(f"  two full refreshes: {same_builds(compared, differing)}", flush=True)
+        shutil.rmtree(twin)
     others = {}
     for engine in engines:
         engine_target = ["--target", engine, "--target-path", str(folder / f"target_{engine}")]
@@ -247,18 +261,17 @@ def bench_size(
                 logs / f"{engine}_full_build_run_results.json",
             ),
         }
-    append = _measure(
+    _measure(
         _cli("generate", "--append-days", "1", "--format", "parquet", "--out", str(raw)),
         env,
-        "append one day",
+        "generate one day",
     )
     for path in raw.glob("*append*"):
         shutil.move(path, delivery / path.name)
-    load_day = _measure(_cli("load", str(delivery), "--warehouse", str(warehouse)), env, "load day")
-    incremental = _measure(
-        _dbt("build", "--selector", "without_seeds", *target), env, "incremental build"
+    incremental, incremental_record = _refresh(
+        warehouse, env, "one-day refresh", "--new-data", str(delivery)
     )
-    incremental_profile = profile(run_results, logs / "incremental_build_run_results.json")
+    incremental_profile = profile(results, logs / "one_day_refresh_run_results.json")
     runs = []
     for engine, measured in others.items():
         engine_target = ["--target", engine, "--target-path", str(folder / f"target_{engine}")]
@@ -285,9 +298,14 @@ def bench_size(
             )
         )
     if engines:
-        compared = [argument for engine in engines for argument in ("--engine", engine)]
+        compared_engines = [argument for engine in engines for argument in ("--engine", engine)]
         _measure(
-            _cli("compare-engines", *compared, "--warehouse", str(warehouse)),
+            _cli(
+                "compare-engines",
+                *compared_engines,
+                "--warehouse",
+                str(warehouse / "analytics.duckdb"),
+            ),
             env,
             "compare engines",
         )
@@ -295,12 +313,12 @@ def bench_size(
         orders=orders,
         customers=customers,
         responses=responses,
+        delivered_day_orders=incremental_record["loaded_rows"].get("raw_orders", 0),
         generate=generate,
-        load=load,
         full=full,
-        append=Step(append.seconds + load_day.seconds, max(append.peak_bytes, load_day.peak_bytes)),
-        load_day=load_day,
         incremental=incremental,
+        full_steps=full_record["steps"],
+        incremental_steps=incremental_record["steps"],
         full_profile=full_profile,
         incremental_profile=incremental_profile,
         engines=runs,
@@ -309,19 +327,21 @@ def bench_size(
     )
 
 
+def _steps(steps: dict) -> str:
+    return ", ".join(f"{name} {seconds:.1f}" for name, seconds in steps.items() if seconds >= 0.05)
+
+
 def table(results: list[SizeResult]) -> str:
     header = (
-        "| orders | customers | generate s | load s | full build s | model node s | test node s "
-        "| full peak GiB | incremental s | incr. peak GiB | incremental / full |"
+        "| orders | customers | generate s | full refresh s | full peak GiB | one-day orders "
+        "| one-day refresh s | one-day peak GiB | one-day / full |"
     )
     lines = [header, "|" + "|".join("---:" for _ in range(header.count("|") - 1)) + "|"]
     for r in results:
         lines.append(
-            f"| {r.orders:,} | {r.customers:,} | {r.generate.seconds:.1f} | {r.load.seconds:.1f} "
-            f"| {r.full.seconds:.1f} | {r.full_profile['model_seconds']:.1f} "
-            f"| {r.full_profile['test_seconds']:.1f} | {r.full.peak_bytes / GIB:.2f} "
-            f"| {r.incremental.seconds:.1f} "
-            f"| {r.incremental.peak_bytes / GIB:.2f} "
+            f"| {r.orders:,} | {r.customers:,} | {r.generate.seconds:.1f} "
+            f"| {r.full.seconds:.1f} | {r.full.peak_bytes / GIB:.2f} | {r.delivered_day_orders:,} "
+            f"| {r.incremental.seconds:.1f} | {r.incremental.peak_bytes / GIB:.2f} "
             f"| {r.incremental.seconds / r.full.seconds:.2f} |"
         )
     return "\n".join(lines)
@@ -334,11 +354,13 @@ def engine_table(result: SizeResult) -> str:
         "| incremental / DuckDB |"
     )
     lines = [header, "|---|" + "|".join("---:" for _ in range(header.count("|") - 2)) + "|"]
+    intake = Step(result.full_steps.get("intake", 0.0), 0)
+    day_intake = Step(result.incremental_steps.get("intake", 0.0), 0)
     duck = EngineRun(
         "duckdb",
-        result.load,
+        intake,
         result.full,
-        result.load_day,
+        day_intake,
         result.incremental,
         result.full_profile,
         result.incremental_profile,
@@ -414,8 +436,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sizes",
         type=int,
         nargs="+",
-        default=[100_000, 1_000_000, 10_000_000],
-        help="order counts (100000 1000000 10000000)",
+        default=[1_000_000, 10_000_000, 100_000_000],
+        help="order counts (1000000 10000000 100000000)",
     )
     parser.add_argument(
         "--work",
@@ -435,7 +457,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--second-build",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="build each size's data twice in full and compare every table's checksum "
+        help="refresh each size's raw store twice in full and compare every table's checksum "
         "(default: on; --no-second-build skips it)",
     )
     parser.add_argument(
@@ -472,12 +494,13 @@ def run(args: argparse.Namespace) -> int:
     print(table(results))
     largest = results[-1]
     print(f"where the time goes at {largest.orders:,} orders:")
-    print("- " + describe("full build", largest.full_profile))
-    print("- " + describe("incremental build", largest.incremental_profile))
-    if len(results) > 1:
-        small, large = results[-2], results[-1]
+    print(f"- full refresh steps (s): {_steps(largest.full_steps)}")
+    print("- " + describe("its dbt build", largest.full_profile))
+    print(f"- one-day refresh steps (s): {_steps(largest.incremental_steps)}")
+    print("- " + describe("its dbt build", largest.incremental_profile))
+    for small, large in zip(results, results[1:], strict=False):
         print(
-            f"incremental at {large.orders:,} vs {small.orders:,} orders of history: "
+            f"one-day refresh at {large.orders:,} vs {small.orders:,} orders of history: "
             f"{large.incremental.seconds / small.incremental.seconds:.2f}x"
         )
     (args.work / "results.json").write_text(
@@ -493,7 +516,7 @@ def run(args: argparse.Namespace) -> int:
     for result in results:
         if result.compared_tables is not None:
             print(
-                f"two full builds at {result.orders:,} orders: "
+                f"two full refreshes at {result.orders:,} orders: "
                 + same_builds(result.compared_tables, result.differing_tables)
             )
     print(f"done in {time.perf_counter() - started:.0f} s; figures in {args.work / 'results.json'}")

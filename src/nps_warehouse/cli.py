@@ -10,8 +10,6 @@ import warnings
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 from nps_warehouse import benchmark, engines, generator
 
 # Great Expectations imports PySpark when it is installed (it is, for the spark dbt target), and
@@ -75,9 +73,10 @@ def _refresh(args: argparse.Namespace) -> int:
 
     config = refresh.RefreshConfig(
         serving=args.serving,
-        builds=args.builds,
+        state=args.state,
         raw_store=args.raw_store,
         new_data=args.new_data,
+        full_refresh=args.full_refresh,
     )
     try:
         result = refresh.refresh(config)
@@ -85,10 +84,11 @@ def _refresh(args: argparse.Namespace) -> int:
         print(f"refresh FAILED (exit {failure.exit_code}): {failure.summary}", file=sys.stderr)
         return failure.exit_code
     rows = sum(result.loaded_rows.values())
+    steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.steps.items())
     print(
-        f"refresh OK: build {result.build_id} published to {result.serving} in "
-        f"{result.seconds:.0f} s ({rows:,} delivered rows loaded, "
-        f"{len(result.checksums)} marts)"
+        f"refresh OK ({result.mode}): build {result.build_id} published to {result.serving} in "
+        f"{result.seconds:.0f} s ({rows:,} delivered rows taken in, {len(result.checksums)} "
+        f"marts; {steps})"
     )
     for table, checksum in result.checksums.items():
         print(f"  {table:<30} {checksum}")
@@ -97,40 +97,12 @@ def _refresh(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from nps_warehouse import rawfiles
-
-    started = time.perf_counter()
-    if args.engine != "duckdb":
-        return _load_other_engine(args, started)
-    try:
-        loaded = rawfiles.load_folder(args.warehouse, args.folder, replace=args.replace)
-    except rawfiles.RawFileError as error:
-        print(f"error: {error}. Nothing was loaded; fix the file, then run again.", file=sys.stderr)
-        return 2
-    except duckdb.IOException as error:
-        print(
-            f"error: cannot open {args.warehouse} for writing ({error}). Is dbt or a reader "
-            "using it? Nothing was loaded; run again when it is free.",
-            file=sys.stderr,
-        )
-        return 3
-    total = sum(loaded.values())
-    print(
-        f"loaded {total:,} rows into {len(loaded)} raw table(s) of {args.warehouse} in "
-        f"{time.perf_counter() - started:.1f} s; next: dbt build --selector without_seeds "
-        "(dbt build would reload the seeds over them)"
-    )
-    return 0
-
-
-def _load_other_engine(args: argparse.Namespace, started: float) -> int:
-    """`load --engine postgres|spark`: the same structural check, then that engine's loader."""
+    """`load --engine postgres|spark`: the structural check, then that engine's loader."""
     from nps_warehouse import engines, rawfiles
 
+    started = time.perf_counter()
     try:
         files = rawfiles.check_delivery(args.folder)
-        if not files:
-            raise rawfiles.RawFileError(f"{args.folder}: no raw files (.csv or .parquet) to load")
     except rawfiles.RawFileError as error:
         print(f"error: {error}. Nothing was loaded; fix the file, then run again.", file=sys.stderr)
         return 2
@@ -154,28 +126,32 @@ def _load_other_engine(args: argparse.Namespace, started: float) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     # Imported here: Great Expectations takes seconds to import, other commands don't need it.
-    from nps_warehouse import validation
+    import tempfile
+    from datetime import UTC, datetime
+
+    from nps_warehouse import rawfiles, validation
 
     try:
-        results = validation.run_all(args.warehouse, args.docs_dir)
-    except validation.WarehouseUnavailableError as error:
+        if args.delivery is not None:
+            with tempfile.TemporaryDirectory() as scratch:
+                store = rawfiles.RawStore(Path(scratch))
+                files = rawfiles.check_delivery(args.delivery)
+                batch = store.take_in(files, "check", datetime.now(UTC))
+                problems = validation.validate_batch(store, batch, args.docs_dir)
+            what = f"delivery {args.delivery}"
+        else:
+            problems = validation.validate_marts(args.warehouse, args.docs_dir)
+            what = f"marts of {args.warehouse}"
+    except (validation.WarehouseUnavailableError, rawfiles.RawFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    width = max(len(result.name) for result in results)
-    for result in results:
-        line = f"{result.status:<6}  {result.name:<{width}}  {result.passed:>3}/{result.evaluated}"
-        failures = ", ".join(str(failure) for failure in result.failures)
-        print(f"{line} expectations" + (f": {failures}" if failures else ""))
-    strict = [result for result in results if result.strict]
-    failed = validation.strict_failures(results)
-    reported = [result for result in results if not result.strict]
+    for problem in problems:
+        print(f"FAIL  {problem}")
     print(
-        f"result: {'FAIL' if failed else 'PASS'}, {len(strict) - len(failed)}/{len(strict)} strict "
-        f"suites passed; report-only: {sum(result.failed for result in reported)} failed "
-        f"expectations in {len(reported)} raw suites (reported, not fatal)"
+        f"result: {'FAIL' if problems else 'PASS'} ({what}); Data Docs: "
+        f"{validation.docs_index(args.docs_dir)}"
     )
-    print(f"Data Docs: {validation.docs_index(args.docs_dir)}")
-    return 1 if failed else 0
+    return 1 if problems else 0
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -259,19 +235,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     ref = commands.add_parser(
         "refresh",
-        help="build, audit and publish the serving warehouse (what a scheduler calls)",
-        description="Build a new warehouse from the seeds, the raw store and an optional "
-        "delivery of new raw files into its own file, run dbt's tests and the strict Great "
-        "Expectations suites, and only if all pass publish it as the serving file by an atomic "
-        "rename. Exit codes: 0 published, 1 a gate failed, 2 the delivery was refused, "
-        "3 the build could not run (disk, permissions, another refresh).",
+        help="take in a delivery, build, audit and publish the serving warehouse (what a "
+        "scheduler calls)",
+        description="Take in a delivery of raw files (--new-data) into the raw store, apply it "
+        "to the warehouse state incrementally (models whose code changed are rebuilt with "
+        "everything downstream), run every gate (dbt's data tests, the Great Expectations "
+        "suites) on the candidate, and only if all pass publish the serving file by an atomic "
+        "rename. Without --new-data it rebuilds from what the raw store holds. Exit codes: 0 "
+        "published, 1 a gate failed, 2 the delivery was refused, 3 the refresh could not run "
+        "(disk, permissions, another refresh).",
     )
     ref.add_argument(
         "--new-data",
         type=Path,
         default=None,
-        help="folder of new raw files (raw_orders*.csv, raw_customers*.csv, "
-        "raw_survey_responses*.csv, raw_erasure_requests*.csv)",
+        help="folder of new raw files (raw_orders*.csv|.parquet, raw_customers*, "
+        "raw_survey_responses*, raw_erasure_requests*)",
+    )
+    ref.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild everything from the whole raw store (a repair, a weekly run)",
     )
     ref.add_argument(
         "--serving",
@@ -279,42 +263,40 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("warehouse/analytics.duckdb"),
         help="the serving file BI tools read (warehouse/analytics.duckdb)",
     )
-    ref.add_argument("--builds", type=Path, default=Path("warehouse/builds"), help="build folder")
+    ref.add_argument(
+        "--state",
+        type=Path,
+        default=Path("warehouse/state"),
+        help="the warehouse state between refreshes, never read by BI (warehouse/state)",
+    )
     ref.add_argument(
         "--raw-store",
         type=Path,
         default=Path("warehouse/raw_store"),
-        help="where published deliveries are kept (warehouse/raw_store)",
+        help="every accepted delivery, as Parquet per raw table (warehouse/raw_store)",
     )
     ref.set_defaults(handler=_refresh)
 
     load = commands.add_parser(
         "load",
-        help="load a folder of raw files (CSV or Parquet) into the warehouse's raw tables",
+        help="load a folder of raw files into the raw tables of the postgres or spark target",
         description="Check every raw file of a folder (named <table>[_<suffix>].csv or "
-        ".parquet), then load them into the raw tables that dbt seed fills, in one "
-        "transaction: appended, or with --replace instead of what the tables held. Then build "
-        "with `dbt build --selector without_seeds`. With --engine postgres or spark, into "
-        "that dbt target's raw tables instead (PostgreSQL in one transaction; Spark has none). "
-        "Exit 0 loaded, 2 a file was refused, 3 the warehouse file is busy or the engine "
-        "failed.",
+        ".parquet), then append them to the raw tables of the dbt target postgres (in one "
+        "transaction) or spark (no transactions there), or with --replace instead of what the "
+        "tables held. Then build with `dbt build --selector without_seeds --target <engine>`. "
+        "(The DuckDB warehouse takes deliveries only through `nps-warehouse refresh`.) Exit 0 "
+        "loaded, 2 a file was refused, 3 the engine failed.",
     )
     load.add_argument("folder", type=Path, help="folder of raw files")
     load.add_argument(
         "--replace", action="store_true", help="empty the tables the files feed before loading"
     )
     load.add_argument(
-        "--warehouse",
-        type=Path,
-        default=Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb")),
-        help="DuckDB file (env DUCKDB_PATH, else warehouse/dev.duckdb)",
-    )
-    load.add_argument(
         "--engine",
-        choices=["duckdb", "postgres", "spark"],
-        default="duckdb",
-        help="where to load: the DuckDB file (default), or the raw tables of the dbt target "
-        "postgres or spark (connection settings from the profile's environment variables)",
+        choices=["postgres", "spark"],
+        required=True,
+        help="the dbt target whose raw tables to load (connection settings from the profile's "
+        "environment variables)",
     )
     load.set_defaults(handler=_load)
 
@@ -392,16 +374,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     val = commands.add_parser(
         "validate",
-        help="validate the built warehouse with Great Expectations and build Data Docs",
-        description="Validate every raw, staging and mart table against the suites in "
-        "nps_warehouse.suites and build the Data Docs. Exit 0 when every strict suite passes "
-        "(raw suites only report), 1 when one fails, 2 when the warehouse cannot be read.",
+        help="run the Great Expectations suites on a warehouse's marts or on a delivery",
+        description="Run the mart suites (distributions no dbt test checks) on a built "
+        "warehouse, or with --delivery the intake suites (the shapes of the delivered text) on "
+        "a folder of raw files without taking it in; build the Data Docs. Exit 0 when every "
+        "suite passes, 1 when one fails, 2 when the warehouse or the delivery cannot be read.",
     )
     val.add_argument(
         "--warehouse",
         type=Path,
         default=Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb")),
         help="DuckDB file, opened read-only (env DUCKDB_PATH, else warehouse/dev.duckdb)",
+    )
+    val.add_argument(
+        "--delivery", type=Path, default=None, help="instead: a folder of raw files to check"
     )
     val.add_argument(
         "--docs-dir",

@@ -28,7 +28,13 @@ from pathlib import Path
 
 import duckdb
 
-from nps_warehouse.rawfiles import LOADED_AT, RAW_COLUMNS, RawFile, file_reader
+from nps_warehouse.rawfiles import (
+    LOADED_AT,
+    RAW_COLUMNS,
+    RawFile,
+    file_reader,
+    refuse_unreadable_lines,
+)
 
 REL_TOL = 1e-9
 SCHEMA = "marts"
@@ -133,6 +139,8 @@ def as_text_file(raw: RawFile, out: Path) -> int:
             f"copy (select {columns} from {file_reader(raw)}) to '{out}' ({options})",
             [str(raw.path)],
         )
+        if raw.path.suffix.lower() == ".csv":
+            refuse_unreadable_lines(connection, raw)
         kind = "parquet" if out.suffix == ".parquet" else "csv"
         return connection.execute(f"select count(*) from read_{kind}(?)", [str(out)]).fetchone()[0]
 

@@ -1,19 +1,39 @@
-"""Raw files: the structural check a new delivery must pass, and loading into the raw tables.
+"""Deliveries and the raw store, the warehouse's system of record.
 
 A delivery is a folder of CSV or Parquet files, each named after the raw table it feeds
-(`raw_orders.csv`, `raw_orders_2026-07-01.parquet`, ...). A CSV file is UTF-8, comma-separated,
-with a header of exactly the table's columns; a Parquet file has exactly the table's columns
-(any types: they are loaded as text, as the seeds are). Rows are not judged here (staging does
-that, row by row, with a reason); a file whose structure is wrong is refused as a whole, with a
-message that names the file and the column, before anything is built.
+(`raw_orders.csv`, `raw_orders_2026-07-01.parquet`, ...). A CSV file is UTF-8 (a byte-order
+mark is fine), comma-separated, with CRLF or LF line ends and a header of exactly the table's
+columns in any order; a Parquet file has exactly the table's columns (any types: they are taken
+in as text). Rows are not judged here (staging does that, row by row, with a reason). A file
+whose structure is wrong, or a CSV line that cannot be read (too many or too few fields, an
+unterminated quote, bytes that are not UTF-8), refuses the whole delivery before anything is
+built, in one sentence that names the file, the line and what to fix.
+
+Intake converts an accepted delivery once into the raw store, append-only Parquet, one folder
+per raw table:
+
+    <root>/<table>/_schema.parquet     no rows: the table's columns, so the folder always scans
+    <root>/<table>/<batch id>.parquet  what one batch delivered for the table: every column as
+                                       delivered text, plus _loaded_at (when the batch was taken
+                                       in, UTC) and _batch_id
+    <root>/_batches/<batch id>.json    the commit mark: a batch's files count once it exists
+
+A batch's files are written before its refresh runs the gates, and the batch is committed only
+when the refresh publishes; a refresh that fails or dies leaves uncommitted files, which the
+next refresh deletes before it starts (`RawStore.discard_uncommitted`). The staging models
+read the folders directly (models/staging/raw_sources.yml), so the files are what every build,
+full or incremental, sees. GDPR erasure blanks the personal data of erased customers in the
+files that hold some (`RawStore.scrub`), keeping everything else, _loaded_at included.
 """
 
 from __future__ import annotations
 
 import csv
-import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -21,25 +41,43 @@ import duckdb
 from nps_warehouse.generator import TABLE_COLUMNS
 
 ERASURE_TABLE = "raw_erasure_requests"
-# Every raw table's load time (UTC): set by the loader, not delivered; source freshness reads it.
+# When a row entered the warehouse (UTC), and the batch it came with: set at intake, not
+# delivered. Source freshness reads _loaded_at, and incremental staging finds new rows by it.
 LOADED_AT = "_loaded_at"
+BATCH_ID = "_batch_id"
 RAW_COLUMNS: dict[str, tuple[str, ...]] = {
     **TABLE_COLUMNS,
     ERASURE_TABLE: ("customer_id", "requested_at"),
 }
-
-
+# Personal data per raw table, blanked for customers with an erasure request.
+PERSONAL_COLUMNS = {
+    "raw_customers": ("company_name", "contact_email"),
+    "raw_survey_responses": ("comment",),
+}
 SUFFIXES = (".csv", ".parquet")
+SCHEMA_FILE = "_schema.parquet"
+BATCHES = "_batches"
+SCRUB_PENDING = "_scrub.pending"
+
+# What to tell the sender for each kind of unreadable CSV line (DuckDB's reject error types).
+CSV_LINE_FIXES = {
+    "TOO MANY COLUMNS": "it has more fields than the header; quote values that contain a comma",
+    "MISSING COLUMNS": "it has fewer fields than the header; every line needs every column",
+    "UNQUOTED VALUE": "a quote is not closed; close it or double quotes inside values",
+    "INVALID ENCODING": "it is not UTF-8; export the file as UTF-8 (in Excel: CSV UTF-8)",
+    "INVALID UNICODE": "it is not UTF-8; export the file as UTF-8 (in Excel: CSV UTF-8)",
+}
 
 
 class RawFileError(ValueError):
-    """A raw file whose structure is wrong; the message names the file and what to fix."""
+    """A delivery that cannot be taken in; the message names the file and what to fix."""
 
 
 @dataclass(frozen=True)
 class RawFile:
     table: str
     path: Path
+    has_rows: bool = True  # a header without rows is fine: nothing to deliver this time
 
 
 def table_of(path: Path) -> str:
@@ -69,33 +107,33 @@ def _parquet_header(path: Path) -> tuple[list[str], bool]:
                 "select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [str(path)]
             ).fetchone()[0]
     except duckdb.Error as error:
-        raise RawFileError(f"{path}: not a readable Parquet file ({error})") from error
+        raise RawFileError(
+            f"{path}: not a readable Parquet file ({str(error).splitlines()[0]})"
+        ) from error
     return columns, rows > 0
 
 
 def _csv_header(path: Path) -> tuple[list[str], bool]:
-    """A CSV file's header and whether a row follows it."""
+    """A CSV file's header (a UTF-8 byte-order mark dropped) and whether a row follows it."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), None)
-            has_rows = next(handle, None) is not None
+            has_rows = any(line.strip() for line in handle)
     except UnicodeDecodeError as error:
-        raise RawFileError(f"{path}: not UTF-8 text ({error.reason})") from error
+        raise RawFileError(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); export the file "
+            "as UTF-8 (in Excel: CSV UTF-8)"
+        ) from error
     return [column.strip() for column in header or []], has_rows
 
 
 def check_file(path: Path) -> RawFile:
-    """Check one file's structure: not empty, (CSV) comma-separated, exactly the columns."""
+    """Check one file's structure: a header, (CSV) comma-separated, exactly the columns."""
     table = table_of(path)
     if path.suffix.lower() == ".parquet":
         columns, has_rows = _parquet_header(path)
     else:
         columns, has_rows = _csv_header(path)
-    _check_columns(path, table, columns, has_rows)
-    return RawFile(table, path)
-
-
-def _check_columns(path: Path, table: str, columns: list[str], has_rows: bool) -> None:
     expected = RAW_COLUMNS[table]
     if not columns:
         raise RawFileError(f"{path}: the file is empty; expected a header {','.join(expected)}")
@@ -115,166 +153,241 @@ def _check_columns(path: Path, table: str, columns: list[str], has_rows: bool) -
             f"{path}: column {unexpected[0]!r} is not a column of {table}; "
             f"expected {','.join(expected)}"
         )
-    if not has_rows:
-        raise RawFileError(f"{path}: the file has a header but no rows")
+    return RawFile(table, path, has_rows)
 
 
 def check_delivery(folder: Path) -> list[RawFile]:
-    """Check every file of a delivery folder; the first structural fault raises RawFileError."""
+    """Check every CSV and Parquet file of a delivery folder (other files, such as the seeds'
+    YAML, are not data); the first structural fault raises RawFileError."""
     if not folder.is_dir():
         raise RawFileError(f"{folder}: no such folder of new raw files")
-    return [check_file(path) for path in sorted(folder.iterdir()) if not path.name.startswith(".")]
+    files = [
+        check_file(path)
+        for path in sorted(folder.iterdir())
+        if path.suffix.lower() in SUFFIXES and not path.name.startswith(".")
+    ]
+    if not files:
+        raise RawFileError(f"{folder}: no raw files (.csv or .parquet) in the delivery")
+    return files
 
 
 def file_reader(raw: RawFile) -> str:
-    """The table function that reads a raw file, every column as text."""
+    """The table function that reads a raw file, every column as text (one parameter: the
+    path). CSV lines that cannot be read are skipped into the rejects table `csv_rejects`."""
     if raw.path.suffix.lower() == ".parquet":
         columns = ", ".join(
             f"cast({column} as varchar) as {column}" for column in RAW_COLUMNS[raw.table]
         )
         return f"(select {columns} from read_parquet(?))"
-    return "read_csv(?, header = true, delim = ',', quote = '\"', all_varchar = true)"
-
-
-def stored_files(folder: Path) -> list[Path]:
-    """The raw files (CSV and Parquet) kept in a folder such as the raw store, sorted."""
-    if not folder.is_dir():
-        return []
-    return sorted(path for path in folder.iterdir() if path.suffix.lower() in SUFFIXES)
-
-
-def load(
-    connection: duckdb.DuckDBPyConnection,
-    files: list[RawFile],
-    loaded_at: dict[Path, datetime] | None = None,
-) -> dict[str, int]:
-    """Append the files' rows to the raw tables (as text, as the seeds are), _loaded_at set to
-    the file's time in loaded_at or else now; rows per table."""
-    loaded: dict[str, int] = {}
-    now = datetime.now(UTC)
-    for raw in files:
-        before = connection.execute(f"select count(*) from raw.{raw.table}").fetchone()[0]
-        connection.execute(
-            f"insert into raw.{raw.table} by name select *, "
-            f"cast(? as timestamp with time zone) as {LOADED_AT} from {file_reader(raw)}",
-            [(loaded_at or {}).get(raw.path, now), str(raw.path)],
-        )
-        after = connection.execute(f"select count(*) from raw.{raw.table}").fetchone()[0]
-        loaded[raw.table] = loaded.get(raw.table, 0) + after - before
-    return loaded
-
-
-def create_raw_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw schema and tables (every column text, as dbt seed makes them, and the load
-    time _loaded_at) if missing."""
-    connection.execute("create schema if not exists raw")
-    for table, columns in RAW_COLUMNS.items():
-        typed = ", ".join(f"{column} varchar" for column in columns)
-        connection.execute(
-            f"create table if not exists raw.{table} ({typed}, "
-            f"{LOADED_AT} timestamp with time zone default current_timestamp)"
-        )
-
-
-def load_folder(warehouse: Path, folder: Path, replace: bool = False, say=print) -> dict[str, int]:
-    """Check a folder of raw files, then load it into the warehouse's raw tables in one
-    transaction: appended, or with replace=True instead of the rows the tables held. Returns
-    the rows loaded per table."""
-    files = check_delivery(folder)
-    if not files:
-        raise RawFileError(f"{folder}: no raw files (.csv or .parquet) to load")
-    with duckdb.connect(str(warehouse)) as connection:
-        connection.execute("begin transaction")
-        create_raw_tables(connection)
-        if replace:
-            for table in sorted({raw.table for raw in files}):
-                connection.execute(f"delete from raw.{table}")
-                say(f"emptied raw.{table}")
-        loaded: dict[str, int] = {}
-        for number, raw in enumerate(files, start=1):
-            started = time.perf_counter()
-            rows = load(connection, [raw])[raw.table]
-            loaded[raw.table] = loaded.get(raw.table, 0) + rows
-            say(
-                f"[{number}/{len(files)}] {raw.path.name}: {rows:,} rows into raw.{raw.table} "
-                f"({time.perf_counter() - started:.1f} s)"
-            )
-        connection.execute("commit")
-    return loaded
-
-
-# Personal data per raw table, blanked for customers with an erasure request.
-PERSONAL_COLUMNS = {
-    "raw_customers": ("company_name", "contact_email"),
-    "raw_survey_responses": ("comment",),
-}
-
-
-def erased_ids(connection: duckdb.DuckDBPyConnection) -> set[str]:
-    """Cleaned ids (trimmed, upper case) of every customer with an erasure request."""
-    rows = connection.execute(
-        f"select distinct upper(trim(customer_id)) from raw.{ERASURE_TABLE} "
-        "where nullif(trim(customer_id), '') is not null"
-    ).fetchall()
-    return {customer_id for (customer_id,) in rows}
-
-
-def scrub_tables(connection: duckdb.DuckDBPyConnection, erased: set[str]) -> None:
-    """Blank the personal data of erased customers in the raw tables of a build."""
-    if not erased:
-        return
-    for table, columns in PERSONAL_COLUMNS.items():
-        assignments = ", ".join(f"{column} = null" for column in columns)
-        connection.execute(
-            f"update raw.{table} set {assignments} "
-            "where list_contains(?, upper(trim(customer_id)))",
-            [sorted(erased)],
-        )
-
-
-def scrub_file(raw: RawFile, erased: set[str]) -> bool:
-    """Blank erased customers' personal data in a stored raw file; True when it changed."""
-    columns = PERSONAL_COLUMNS.get(raw.table)
-    if not columns or not erased:
-        return False
-    if raw.path.suffix.lower() == ".parquet":
-        return _scrub_parquet(raw, columns, erased)
-    with raw.path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    fieldnames = list(rows[0]) if rows else list(RAW_COLUMNS[raw.table])
-    changed = False
-    for row in rows:
-        if (row["customer_id"] or "").strip().upper() in erased:
-            for column in columns:
-                changed |= bool(row[column])
-                row[column] = ""
-    if changed:
-        with raw.path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=fieldnames, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-    return changed
-
-
-def _scrub_parquet(raw: RawFile, columns: tuple[str, ...], erased: set[str]) -> bool:
-    """scrub_file for a Parquet file: rewrite it through DuckDB when an erased row has data."""
-    is_erased = "list_contains(?, upper(trim(customer_id)))"
-    has_data = " or ".join(f"nullif(trim({column}), '') is not null" for column in columns)
-    blanked = ", ".join(
-        f"case when {is_erased} then null else {column} end as {column}" for column in columns
+    header, _ = _csv_header(raw.path)
+    columns = ", ".join(f"'{column}': 'varchar'" for column in header)
+    return (
+        "read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', "
+        f"auto_detect = false, columns = {{{columns}}}, strict_mode = true, "
+        "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')"
     )
-    scratch = raw.path.with_suffix(".scrubbed.parquet")
-    with duckdb.connect() as connection:
-        hits = connection.execute(
-            f"select count(*) from read_parquet(?) where {is_erased} and ({has_data})",
-            [str(raw.path), sorted(erased)],
-        ).fetchone()[0]
-        if not hits:
-            return False
-        connection.execute(
-            f"copy (select * replace ({blanked}) from read_parquet(?)) to '{scratch}' "
-            "(format parquet, compression zstd)",
-            [sorted(erased)] * len(columns) + [str(raw.path)],
-        )
-    scratch.replace(raw.path)
-    return True
+
+
+def refuse_unreadable_lines(connection: duckdb.DuckDBPyConnection, raw: RawFile) -> None:
+    rejected = connection.execute(
+        "select line, error_type from csv_rejects order by line limit 1"
+    ).fetchone()
+    if rejected:
+        (count,) = connection.execute("select count(*) from csv_rejects").fetchone()
+        line, kind = rejected
+        fix = CSV_LINE_FIXES.get(kind, f"it cannot be read ({kind.lower()})")
+        more = f" ({count - 1} more such line{'s' * (count > 2)})" if count > 1 else ""
+        raise RawFileError(f"{raw.path} line {line}: {fix}{more}")
+
+
+@dataclass
+class Batch:
+    """One delivery taken into the raw store: its id, intake time, rows per table, files."""
+
+    batch_id: str
+    loaded_at: datetime
+    rows: dict[str, int] = field(default_factory=dict)
+    # The delivered files: name and SHA-256 of each (see `fingerprint`).
+    sources: list[dict[str, str]] = field(default_factory=list)
+    # Rows per covered day of the tables with a day column (set by the intake validation).
+    daily_rates: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "loaded_at": self.loaded_at.isoformat()}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Batch:
+        data = json.loads(text)
+        return cls(**{**data, "loaded_at": datetime.fromisoformat(data["loaded_at"])})
+
+
+def fingerprint(files: list[RawFile]) -> list[dict[str, str]]:
+    """What identifies a delivery: each file's name and the SHA-256 of its bytes."""
+    sources = []
+    for raw in files:
+        digest = hashlib.sha256()
+        with raw.path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        sources.append({"name": raw.path.name, "sha256": digest.hexdigest()})
+    return sources
+
+
+class RawStore:
+    """The raw store under `root` (see the module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def table_folder(self, table: str) -> Path:
+        return self.root / table
+
+    def batch_file(self, table: str, batch_id: str) -> Path:
+        return self.table_folder(table) / f"{batch_id}.parquet"
+
+    def _mark(self, batch_id: str) -> Path:
+        return self.root / BATCHES / f"{batch_id}.json"
+
+    def init(self) -> None:
+        """Create the folders and each table's schema file, if missing."""
+        (self.root / BATCHES).mkdir(parents=True, exist_ok=True)
+        with duckdb.connect() as connection:
+            for table, columns in RAW_COLUMNS.items():
+                schema = self.table_folder(table) / SCHEMA_FILE
+                if schema.exists():
+                    continue
+                schema.parent.mkdir(exist_ok=True)
+                typed = ", ".join(f"cast(null as varchar) as {column}" for column in columns)
+                connection.execute(
+                    f"copy (select {typed}, cast(null as timestamp with time zone) as "
+                    f"{LOADED_AT}, cast(null as varchar) as {BATCH_ID} limit 0) to "
+                    f"'{schema}' (format parquet)"
+                )
+
+    def committed(self) -> list[Batch]:
+        """Every committed batch, oldest first."""
+        folder = self.root / BATCHES
+        if not folder.is_dir():
+            return []
+        return [Batch.from_json(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+    def discard_uncommitted(self) -> list[Path]:
+        """Delete the batch files of batches that were never committed (a refresh that failed
+        or died); returns them."""
+        committed = {batch.batch_id for batch in self.committed()}
+        stale = [
+            path
+            for table in RAW_COLUMNS
+            for path in sorted(self.table_folder(table).glob("*.parquet"))
+            if path.name != SCHEMA_FILE and path.stem not in committed
+        ]
+        for path in stale:
+            path.unlink()
+        return stale
+
+    def find(self, sources: list[dict[str, str]]) -> Batch | None:
+        """The committed batch that took in exactly these files, if any (a delivery delivered
+        again, e.g. after a refresh that died once it had committed it)."""
+        return next((batch for batch in self.committed() if batch.sources == sources), None)
+
+    def take_in(self, files: list[RawFile], batch_id: str, loaded_at: datetime) -> Batch:
+        """Convert a checked delivery into this batch's files (uncommitted), one per table."""
+        self.init()
+        batch = Batch(batch_id, loaded_at, sources=fingerprint(files))
+        with duckdb.connect() as connection:
+            for table in RAW_COLUMNS:
+                parts = [raw for raw in files if raw.table == table and raw.has_rows]
+                if not parts:
+                    continue
+                target = self.batch_file(table, batch_id)
+                scratch = target.with_suffix(".parquet.tmp")
+                columns = ", ".join(RAW_COLUMNS[table])
+                rows = 0
+                for number, raw in enumerate(parts):
+                    connection.execute(
+                        f"create or replace temporary table part_{number} as "
+                        f"select {columns} from {file_reader(raw)}",
+                        [str(raw.path)],
+                    )
+                    if raw.path.suffix.lower() == ".csv":
+                        refuse_unreadable_lines(connection, raw)
+                    rows += connection.execute(f"select count(*) from part_{number}").fetchone()[0]
+                union = " union all ".join(f"select * from part_{n}" for n in range(len(parts)))
+                connection.execute(
+                    f"copy (select *, cast(? as timestamp with time zone) as {LOADED_AT}, "
+                    f"? as {BATCH_ID} from ({union})) to '{scratch}' "
+                    "(format parquet, compression zstd)",
+                    [loaded_at, batch_id],
+                )
+                os.replace(scratch, target)
+                batch.rows[table] = rows
+        return batch
+
+    def commit(self, batch: Batch) -> None:
+        """Make a batch part of the raw store: write its mark (atomically). A batch with
+        erasure requests first notes that files need scrubbing (`scrub_pending`)."""
+        if batch.rows.get(ERASURE_TABLE):
+            (self.root / SCRUB_PENDING).touch()
+        mark = self._mark(batch.batch_id)
+        scratch = mark.with_suffix(".json.tmp")
+        scratch.write_text(batch.to_json())
+        with scratch.open() as handle:
+            os.fsync(handle.fileno())
+        os.replace(scratch, mark)
+
+    def discard(self, batch: Batch) -> None:
+        """Delete an uncommitted batch's files."""
+        for table in batch.rows:
+            self.batch_file(table, batch.batch_id).unlink(missing_ok=True)
+
+    def erased_ids(self) -> set[str]:
+        """Cleaned ids (trimmed, upper case) of every customer with an erasure request."""
+        folder = self.table_folder(ERASURE_TABLE)
+        if not folder.is_dir():
+            return set()
+        with duckdb.connect() as connection:
+            rows = connection.execute(
+                "select distinct upper(trim(customer_id)) from read_parquet(?) "
+                "where nullif(trim(customer_id), '') is not null",
+                [f"{folder}/*.parquet"],
+            ).fetchall()
+        return {customer_id for (customer_id,) in rows}
+
+    def scrub_pending(self) -> bool:
+        """Whether a committed batch brought erasure requests that the files do not reflect yet
+        (the refresh that committed it scrubs right after publishing; one that died before
+        leaves this for the next refresh)."""
+        return (self.root / SCRUB_PENDING).exists()
+
+    def scrub_done(self) -> None:
+        (self.root / SCRUB_PENDING).unlink(missing_ok=True)
+
+    def scrub(self, erased: set[str]) -> list[Path]:
+        """Blank erased customers' personal data in every file that still holds some, rewriting
+        only those files; returns them."""
+        if not erased:
+            return []
+        is_erased = "list_contains(?, upper(trim(customer_id)))"
+        rewritten = []
+        with duckdb.connect() as connection:
+            for table, columns in PERSONAL_COLUMNS.items():
+                has_data = " or ".join(f"nullif(trim({c}), '') is not null" for c in columns)
+                blanked = ", ".join(
+                    f"case when {is_erased} then null else {c} end as {c}" for c in columns
+                )
+                for path in sorted(self.table_folder(table).glob("*.parquet")):
+                    (hits,) = connection.execute(
+                        f"select count(*) from read_parquet(?) where {is_erased} and ({has_data})",
+                        [str(path), sorted(erased)],
+                    ).fetchone()
+                    if not hits:
+                        continue
+                    scratch = path.with_suffix(".parquet.tmp")
+                    connection.execute(
+                        f"copy (select * replace ({blanked}) from read_parquet(?)) to "
+                        f"'{scratch}' (format parquet, compression zstd)",
+                        [sorted(erased)] * len(columns) + [str(path)],
+                    )
+                    os.replace(scratch, path)
+                    rewritten.append(path)
+        return rewritten

@@ -1,14 +1,36 @@
-"""The scheduled refresh: write, audit, publish.
+"""The scheduled refresh: take in a delivery, build, audit, publish; the one path to the
+serving file, whoever calls it (`nps-warehouse refresh`, or an orchestrator calling its steps).
 
-One call builds a complete new warehouse into its own build file, runs every gate on it (dbt's
-unit and data tests, then the strict Great Expectations suites) and only then publishes it as
-the serving file by an atomic rename. BI readers hold the serving file read-only; they never
-block a refresh, and a refresh never changes a file a reader has open. On any failure the
-serving file stays as it was and the failed build file is kept for inspection.
+Files (RefreshConfig):
 
-Raw data of a build = the committed seeds + every delivery published so far (the raw store)
-+ the new delivery, if any. A delivery is structurally checked before anything is built
-(rawfiles.check_delivery) and enters the raw store only once its build is published.
+- the raw store (rawfiles.RawStore): every accepted delivery, append-only Parquet per raw
+  table; the system of record, which the staging models scan in place;
+- the state folder: the warehouse between refreshes (staging, intermediate and mart tables,
+  test failures), never read by BI:
+
+      active.duckdb     the state the serving file was last published from
+      standby.duckdb    the state one refresh before it (or missing)
+      candidate.duckdb  the build of the refresh in progress
+      failed.duckdb     the candidate of the last refresh that failed, kept for inspection
+      refresh.lock      one refresh at a time
+      target/           dbt's target folder (parse cache, manifest, run_results.json) and the
+                        Great Expectations Data Docs (target/gx)
+
+- the serving file: only the schemas marts and quarantine and the table marts.build_info,
+  written fresh from the candidate and renamed into place, so a reader with the old file open
+  keeps reading it and readers never block a refresh.
+
+An incremental refresh takes the standby as its candidate (it is one refresh behind: the build
+picks up the batch it missed together with the new one, since staging finds new raw rows by
+their load time) or, when there is no usable standby, a copy of the active state. It builds
+the candidate incrementally; models whose code changed since the candidate was built (their
+manifest checksums differ) are rebuilt in full with everything downstream. It then runs every
+gate on the candidate, publishes, commits the delivery to the raw store, and only then makes
+the candidate the active state (the old active becomes the standby). A full refresh
+(`full_refresh`, and the first refresh of an empty state) builds a new candidate from the whole
+raw store. A refresh that fails anywhere, is killed or runs out of disk leaves the serving file,
+the state and the raw store as they were (an uncommitted delivery is deleted), and the next
+refresh needs no repair.
 """
 
 from __future__ import annotations
@@ -18,14 +40,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
+import signal
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -33,21 +53,25 @@ import duckdb
 from nps_warehouse import rawfiles
 
 REPO = Path(__file__).resolve().parents[2]
-# Schemas a BI tool may read in the serving file; everything else (raw data with personal
-# data, staging views over it, stored test failures) is dropped before publishing.
+# Schemas a BI tool may read in the serving file; nothing else is copied into it.
 SERVING_SCHEMAS = ("marts", "quarantine")
 QUARANTINED = ("customers", "orders", "survey_responses")
 BUILD_INFO = "marts.build_info"
-KEPT_FAILED_BUILDS = 3
-# dbt errors that mean the machine, not the data, failed.
+# The dbt manifest a state was built with, stored inside it (compared on the next refresh).
+STATE_MANIFEST = "main.state_manifest"
+# Errors that mean the machine, not the data, failed.
 INFRASTRUCTURE_ERRORS = re.compile(
-    r"IO Error|No space left|File too large|Permission denied|Read-only file system", re.I
+    r"IO Error|No space left|File too large|Permission denied|Read-only file system|"
+    r"Could not set lock|out of memory",
+    re.I,
 )
 
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INFRASTRUCTURE = 3
+
+Say = Callable[[str], None]
 
 
 class RefreshFailed(Exception):
@@ -62,10 +86,15 @@ class RefreshFailed(Exception):
 @dataclass(frozen=True)
 class RefreshConfig:
     serving: Path = REPO / "warehouse" / "analytics.duckdb"
-    builds: Path = REPO / "warehouse" / "builds"
+    state: Path = REPO / "warehouse" / "state"
     raw_store: Path = REPO / "warehouse" / "raw_store"
     new_data: Path | None = None
-    target_path: Path = REPO / "target" / "refresh"
+    full_refresh: bool = False
+
+    @property
+    def target_path(self) -> Path:
+        """dbt's target folder for this state: its parse cache, manifest and results."""
+        return self.state / "target"
 
 
 @dataclass
@@ -73,27 +102,43 @@ class RefreshResult:
     build_id: str
     built_at: datetime
     serving: Path
+    mode: str  # "full" or "incremental"
+    rebuilt: list[str] = field(default_factory=list)  # models rebuilt in full for changed code
     loaded_rows: dict[str, int] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
     freshness: list[str] = field(default_factory=list)
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per step
     seconds: float = 0.0
+
+
+def _crash_point(name: str) -> None:
+    """Die here, as SIGKILL would, when NPS_REFRESH_CRASH_AT names this point: the crash tests
+    (pytests/test_refresh.py) stop a refresh between the steps of its publish this way."""
+    if os.environ.get("NPS_REFRESH_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _say(message: str) -> None:
     print(f"[refresh] {message}", flush=True)
 
 
+def _infrastructure(what: str, error: BaseException) -> RefreshFailed:
+    reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0]
+    return RefreshFailed(
+        f"{what} ({reason}); nothing was published and the serving file and the state are "
+        "untouched. Check the folder's permissions and free space, then run the refresh again.",
+        EXIT_INFRASTRUCTURE,
+    )
+
+
 @contextmanager
 def _exclusive(lock_path: Path) -> Iterator[None]:
     """One refresh at a time; the OS releases the lock if the process dies."""
     try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
         handle = lock_path.open("w")
     except OSError as error:
-        raise RefreshFailed(
-            f"Cannot write the lock file {lock_path} ({error.strerror}); nothing was built and "
-            "the serving file is untouched. Fix the folder's permissions, then run again.",
-            EXIT_INFRASTRUCTURE,
-        ) from error
+        raise _infrastructure(f"Cannot write the lock file {lock_path}", error) from error
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -106,130 +151,246 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
         yield
 
 
-def _dbt(args: list[str], build_file: Path, config: RefreshConfig) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "DUCKDB_PATH": str(build_file),
-        "DBT_PROFILES_DIR": str(REPO / "profiles"),
-    }
-    command = [
-        str(Path(sys.executable).with_name("dbt")),
-        *args,
-        "--project-dir",
-        str(REPO),
-        "--target-path",
-        str(config.target_path),
-        "--log-path",
-        str(config.target_path / "logs"),
-    ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+# --------------------------------------------------------------------------------------------
+# The state folder
+# --------------------------------------------------------------------------------------------
 
 
-def _failed_nodes(config: RefreshConfig) -> list[tuple[str, str]]:
-    """(node, message) of every node that failed or errored in dbt's last run."""
-    results_path = config.target_path / "run_results.json"
-    if not results_path.exists():
-        return []
-    results = json.loads(results_path.read_text())["results"]
-    return [
-        (_node_name(result["unique_id"]), result.get("message") or "")
-        for result in results
-        if result["status"] in ("error", "fail")
-    ]
+class States:
+    """The state folder's files (see the module docstring) and the moves between them."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.active = folder / "active.duckdb"
+        self.standby = folder / "standby.duckdb"
+        self.candidate = folder / "candidate.duckdb"
+        self.failed = folder / "failed.duckdb"
+        self.published = folder / "candidate.published"
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        path.unlink(missing_ok=True)
+        Path(f"{path}.wal").unlink(missing_ok=True)
+
+    def recover(self) -> None:
+        """Finish or undo what a refresh that died left behind: a candidate whose build passed
+        every gate (marked published) is promoted; any other candidate is dropped; a standby
+        that is the same file as the active state (the process died inside promote) too."""
+        if self.published.exists() and self.candidate.exists():
+            self.promote()
+        self.published.unlink(missing_ok=True)
+        self._remove(self.candidate)
+        Path(f"{self.standby}.tmp").unlink(missing_ok=True)
+        if self.standby.exists() and self.active.exists() and self.standby.samefile(self.active):
+            self.standby.unlink()
+
+    def prepare_candidate(self, full_refresh: bool, say: Say) -> str:
+        """Put the file to build in place; returns the build mode, "full" or "incremental"."""
+        if full_refresh or not self.active.exists():
+            return "full"
+        if self.standby.exists():
+            os.replace(self.standby, self.candidate)
+            return "incremental"
+        started = time.perf_counter()
+        shutil.copyfile(self.active, self.candidate)
+        say(f"no standby state: copied the active state ({time.perf_counter() - started:.1f} s)")
+        return "incremental"
+
+    def mark_published(self) -> None:
+        """The candidate passed every gate and is being published: from here on it is the new
+        state, even if the process dies before promote."""
+        self.published.touch()
+
+    def promote(self) -> None:
+        """The published candidate becomes the active state; the active one the standby."""
+        if self.active.exists():
+            link = Path(f"{self.standby}.tmp")
+            link.unlink(missing_ok=True)
+            os.link(self.active, link)
+            os.replace(link, self.standby)
+        os.replace(self.candidate, self.active)
+        self.published.unlink()
+
+    def keep_failed(self) -> Path | None:
+        """Keep a failed candidate for inspection (the previous failed one is dropped)."""
+        if not self.candidate.exists():
+            return None
+        self._remove(self.failed)
+        os.replace(self.candidate, self.failed)
+        return self.failed
 
 
-def _node_name(unique_id: str) -> str:
-    """test.project.<name>.<hash> or model.project.<name> -> <name>."""
-    parts = unique_id.split(".")
-    return parts[-2] if re.fullmatch(r"[0-9a-f]{10}", parts[-1]) else parts[-1]
+# --------------------------------------------------------------------------------------------
+# dbt, in this process
+# --------------------------------------------------------------------------------------------
 
 
-def _dbt_step(name: str, args: list[str], build_file: Path, config: RefreshConfig) -> None:
-    _say(f"dbt {name} ...")
-    (config.target_path / "run_results.json").unlink(missing_ok=True)
-    completed = _dbt(args, build_file, config)
-    if completed.returncode == 0:
-        return
-    failed = _failed_nodes(config)
-    if not failed or any(INFRASTRUCTURE_ERRORS.search(message) for _, message in failed):
-        detail = next(
-            (message for _, message in failed if message),
-            " ".join(completed.stdout.strip().splitlines()[-3:]),
+def _release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after a command, so the
+    refresh can open the candidate itself (with other settings, or read-only)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+        DuckDBConnectionManager._ENV = None
+
+
+class Dbt:
+    """dbt run in-process: the project parsed once per refresh (partial parsing keeps its
+    cache in the target folder), then every command on that manifest. The candidate's path is
+    always the same file, so the profile, and with it the parse cache, stays valid."""
+
+    def __init__(self, config: RefreshConfig, states: States, say: Say) -> None:
+        self.config = config
+        self.failed = states.failed
+        self.say = say
+        self.state_dir = config.target_path / "state"
+        candidate = states.candidate
+        os.environ.update(
+            {
+                "DUCKDB_PATH": str(candidate),
+                "DBT_PROFILES_DIR": str(REPO / "profiles"),
+                "NPS_RAW_STORE": str(config.raw_store.resolve()),
+            }
         )
-        raise RefreshFailed(
-            f"dbt {name} could not write the build file {build_file} ({detail.strip()[:300]}); "
-            f"the serving file is untouched. Check that {build_file.parent} is writable and has "
-            "free space, then run the refresh again.",
-            EXIT_INFRASTRUCTURE,
+        os.environ.pop("NPS_AUDIT_SINCE", None)
+        self.manifest = None
+
+    def _invoke(self, args: list[str], callbacks=(), log_level: str = "error"):
+        from dbt.cli.main import dbtRunner
+
+        common = [
+            "--project-dir",
+            str(REPO),
+            "--target-path",
+            str(self.config.target_path),
+            "--log-path",
+            str(self.config.target_path / "logs"),
+            "--log-level",
+            log_level,
+        ]
+        words = 2 if args[0] == "source" else 1  # the command: build, ls, source freshness
+        runner = dbtRunner(manifest=self.manifest, callbacks=list(callbacks))
+        try:
+            return runner.invoke([*args[:words], *common, *args[words:]])
+        finally:
+            _release_duckdb()
+
+    def parse(self) -> None:
+        result = self._invoke(["parse"])
+        if not result.success:
+            raise RefreshFailed(
+                f"dbt could not parse the project ({result.exception}); nothing was built and "
+                "the serving file is untouched. Fix the project (dbt parse shows the error).",
+                EXIT_INFRASTRUCTURE,
+            )
+        self.manifest = result.result
+
+    def manifest_json(self) -> str:
+        return (self.config.target_path / "manifest.json").read_text()
+
+    def modified_models(self, stored_manifest: str | None) -> list[str] | None:
+        """Models whose code or config changed since the stored manifest was built (dbt's
+        state:modified, models only: a source's location is no model change); None when
+        nothing is stored."""
+        if stored_manifest is None:
+            return None
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        self.state_dir.mkdir(parents=True)
+        (self.state_dir / "manifest.json").write_text(stored_manifest)
+        result = self._invoke(
+            [
+                "ls",
+                "--select",
+                "state:modified",
+                "--resource-type",
+                "model",
+                "--state",
+                str(self.state_dir),
+                "--output",
+                "name",
+            ],
+            log_level="none",
         )
-    names = [node for node, _ in failed]
-    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-    raise RefreshFailed(
-        f"dbt {name} failed on {len(names)} node(s): {shown}. Nothing was published; the "
-        f"serving file is untouched. The failing tests' rows are stored in schema "
-        f"test_failures of the kept build file {build_file} (open it read-only), and dbt's "
-        f"results are in {config.target_path / 'run_results.json'}.",
-        EXIT_GATE_FAILED,
-    )
+        return sorted(result.result or []) if result.success else None
 
-
-def published_at(path: Path) -> datetime:
-    """When a raw-store file was first published: the build id in its name
-    (<table>__<build id>__<file name>, as refresh stores it), else its modification time."""
-    match = re.search(r"__(\d{8}T\d{6}Z)-[0-9a-f]{8}__", path.name)
-    if match:
-        return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
-
-
-def _seeds_arrived_at() -> datetime:
-    """When the committed seed files arrived here: the newest one's modification time."""
-    newest = max(path.stat().st_mtime for path in (REPO / "seeds").glob("*.csv"))
-    return datetime.fromtimestamp(newest, UTC)
-
-
-def _freshness(build_file: Path, config: RefreshConfig) -> list[str]:
-    """`dbt source freshness` on the build (before _finalise drops the raw tables): one line
-    per raw table with a freshness rule. Stale data is reported, not refused: the build is
-    still the newest complete picture, and the thresholds are in models/staging/raw_sources.yml.
-    """
-    _say("dbt source freshness ...")
-    sources = config.target_path / "sources.json"
-    sources.unlink(missing_ok=True)
-    completed = _dbt(["source", "freshness"], build_file, config)
-    if not sources.exists():
-        last = (completed.stdout.strip().splitlines() or ["no output"])[-1]
-        return [f"freshness unknown: dbt source freshness failed ({last.strip()})"]
-    lines = []
-    for result in json.loads(sources.read_text())["results"]:
-        table = result["unique_id"].split(".")[-1]
-        age = result.get("max_loaded_at_time_ago_in_s")
-        detail = f"newest rows loaded {age / 3600:.1f} h ago" if age is not None else "no rows"
-        lines.append(f"{table}: {result['status']} ({detail})")
-    return lines
-
-
-def _validate(build_file: Path, config: RefreshConfig) -> None:
-    from nps_warehouse import validation
-
-    _say("Great Expectations suites ...")
-    results = validation.run_all(build_file, config.target_path / "gx")
-    failed = [result for result in results if result.strict and not result.success]
-    if failed:
-        names = ", ".join(result.name for result in failed)
+    def build(self, label: str, args: list[str], audit_since: datetime | None) -> None:
+        """dbt build with the selector `refresh` (models and data tests); a failed node raises
+        RefreshFailed. With audit_since, row-level tests of the large incremental tables check
+        only the rows written from then on (macro audit_scope)."""
+        if audit_since is None:
+            os.environ.pop("NPS_AUDIT_SINCE", None)
+        else:
+            os.environ["NPS_AUDIT_SINCE"] = audit_since.strftime("%Y-%m-%d %H:%M:%S")
+        self.say(f"dbt build ({label}) ...")
+        started = time.perf_counter()
+        result = self._invoke(["build", "--selector", "refresh", *args], [self._progress])
+        os.environ.pop("NPS_AUDIT_SINCE", None)
+        results = getattr(result.result, "results", None) or []
+        failed = [r for r in results if str(r.status) in ("error", "fail")]
+        results_file = self.config.target_path / "run_results.json"
+        if results_file.exists():
+            shutil.copyfile(results_file, self.config.target_path / "build_run_results.json")
+        if result.success and not failed:
+            seconds = time.perf_counter() - started
+            self.say(f"dbt build ({label}): {len(results)} nodes in {seconds:.1f} s")
+            return
+        messages = [r.message or "" for r in failed] or [str(result.exception or "")]
+        if not failed or any(INFRASTRUCTURE_ERRORS.search(message) for message in messages):
+            detail = next((m for m in messages if m), "no message").strip().splitlines()[0]
+            raise RefreshFailed(
+                f"dbt build could not write the candidate state ({detail[:300]}); nothing was "
+                "published and the serving file and the state are untouched. Check that the "
+                "state folder is writable and has free space, then run the refresh again.",
+                EXIT_INFRASTRUCTURE,
+            )
+        names = [r.node.name for r in failed]
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         raise RefreshFailed(
-            f"Great Expectations: strict suite(s) {names} failed on {build_file}. Nothing was "
-            f"published; the serving file is untouched. See the Data Docs under "
-            f"{config.target_path / 'gx'} and run `nps-warehouse validate --warehouse "
-            f"{build_file}` for the failing expectations.",
+            f"dbt build failed on {len(names)} node(s): {shown}. Nothing was published; the "
+            "serving file and the state are untouched. The failing tests' rows are stored in "
+            f"schema test_failures of the kept candidate {self.failed} (open it read-only), and "
+            f"dbt's results are in {self.config.target_path / 'run_results.json'}.",
             EXIT_GATE_FAILED,
         )
+
+    def _progress(self, event) -> None:
+        """One line per model built (a long build shows where it is)."""
+        if event.info.name != "LogModelResult":
+            return
+        data = event.data
+        self.say(
+            f"  {data.index}/{data.total} {data.description.split()[-1]} {data.status} "
+            f"in {data.execution_time:.1f} s"
+        )
+
+    def freshness(self) -> list[str]:
+        """`dbt source freshness`: one line per raw table with a rule (stale data is reported,
+        not refused: the build is still the newest complete picture)."""
+        sources = self.config.target_path / "sources.json"
+        sources.unlink(missing_ok=True)
+        result = self._invoke(["source", "freshness"])
+        if not sources.exists():
+            return [f"freshness unknown: dbt source freshness failed ({result.exception})"]
+        lines = []
+        for entry in json.loads(sources.read_text())["results"]:
+            table = entry["unique_id"].split(".")[-1]
+            age = entry.get("max_loaded_at_time_ago_in_s")
+            detail = f"newest rows loaded {age / 3600:.1f} h ago" if age is not None else "no rows"
+            lines.append(f"{table}: {entry['status']} ({detail})")
+        return lines
+
+
+# --------------------------------------------------------------------------------------------
+# Checksums and the serving file
+# --------------------------------------------------------------------------------------------
 
 
 def mart_checksums(path: Path) -> dict[str, str]:
     """An order-independent checksum of every mart's rows (build_info excluded)."""
     checksums = table_checksums(path, ("marts",))
-    checksums.pop("build_info", None)
+    checksums.pop("marts.build_info", None)
     return {name.removeprefix("marts."): checksum for name, checksum in checksums.items()}
 
 
@@ -259,115 +420,230 @@ def table_checksums(
         return checksums
 
 
-def _finalise(
-    build_file: Path, build_id: str, built_at: datetime, raw_rows: dict[str, int]
-) -> None:
-    """Keep only what BI may read, stamp the build, and checkpoint so no WAL remains.
-
-    The quarantine is kept as tables in schema quarantine (raw values with personal data
-    already pseudonymised or dropped), so operators see rejected rows next to the marts.
-    """
-    with duckdb.connect(str(build_file)) as connection:
+def write_serving(candidate: Path, target: Path, build_id: str, built_at: datetime) -> None:
+    """A new serving file: the candidate's marts and quarantine (the rejected rows, personal
+    data already pseudonymised or dropped), and build_info; checkpointed, so no WAL remains."""
+    Path(f"{target}.wal").unlink(missing_ok=True)
+    target.unlink(missing_ok=True)
+    with duckdb.connect(str(target)) as connection:
+        connection.execute(f"attach '{candidate}' as candidate (read_only)")
+        tables = connection.execute(
+            "select table_name from information_schema.tables where table_catalog = 'candidate' "
+            "and table_schema = 'marts' order by table_name"
+        ).fetchall()
+        connection.execute("create schema marts")
+        for (table,) in tables:
+            connection.execute(
+                f'create table marts."{table}" as select * from candidate.marts."{table}"'
+            )
         connection.execute("create schema quarantine")
         for entity in QUARANTINED:
             connection.execute(
                 f"create table quarantine.{entity}_rejected as "
-                f"select * from staging.stg_{entity}_rejected"
+                f"select * from candidate.staging.stg_{entity}_rejected"
             )
-        schemas = [
-            name
-            for (name,) in connection.execute(
-                "select schema_name from information_schema.schemata "
-                "where catalog_name = current_database()"
-            ).fetchall()
-        ]
-        for schema in schemas:
-            if schema not in (*SERVING_SCHEMAS, "main", "information_schema", "pg_catalog"):
-                connection.execute(f'drop schema "{schema}" cascade')
         connection.execute(
-            f"create table {BUILD_INFO} as select ? as build_id, ? as built_at, ? as raw_rows_json",
-            [build_id, built_at.replace(tzinfo=None), json.dumps(raw_rows, sort_keys=True)],
+            f"create table {BUILD_INFO} as select ? as build_id, ? as built_at",
+            [build_id, built_at.replace(tzinfo=None)],
+        )
+        connection.execute("detach candidate")
+        connection.execute("checkpoint")
+
+
+def _stored_manifest(path: Path) -> str | None:
+    with duckdb.connect(str(path), read_only=True) as connection:
+        try:
+            (manifest,) = connection.execute(f"select manifest from {STATE_MANIFEST}").fetchone()
+        except duckdb.CatalogException:
+            return None
+    return manifest
+
+
+def _store_manifest(path: Path, manifest: str) -> None:
+    with duckdb.connect(str(path)) as connection:
+        connection.execute(
+            f"create or replace table {STATE_MANIFEST} as select ? as manifest", [manifest]
         )
         connection.execute("checkpoint")
 
 
-def _prune_failed_builds(builds: Path) -> None:
-    stale = sorted(builds.glob("*.duckdb"), key=lambda path: path.stat().st_mtime)
-    for path in stale[:-KEPT_FAILED_BUILDS]:
-        path.unlink(missing_ok=True)
-        path.with_suffix(".duckdb.wal").unlink(missing_ok=True)
+# --------------------------------------------------------------------------------------------
+# The refresh
+# --------------------------------------------------------------------------------------------
 
 
-def refresh(config: RefreshConfig) -> RefreshResult:
-    """Build, audit and publish; raise RefreshFailed (serving file untouched) on any failure."""
-    started = time.perf_counter()
-    built_at = datetime.now(UTC)
-    build_id = f"{built_at:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+def _intake(
+    config: RefreshConfig, store: rawfiles.RawStore, build_id: str, built_at: datetime, say: Say
+) -> rawfiles.Batch | None:
+    """Check and take in the delivery as an uncommitted batch; refuse it with one sentence.
+    None when exactly these files were taken in before: a delivery counts once."""
+    from nps_warehouse import validation
+
     try:
-        config.builds.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
+        files = rawfiles.check_delivery(config.new_data)
+        earlier = store.find(rawfiles.fingerprint(files))
+        if earlier is not None:
+            say(f"delivery {config.new_data} was taken in before, as batch {earlier.batch_id}")
+            return None
+        batch = store.take_in(files, build_id, built_at)
+    except rawfiles.RawFileError as error:
+        store.discard(rawfiles.Batch(build_id, built_at, dict.fromkeys(rawfiles.RAW_COLUMNS, 0)))
         raise RefreshFailed(
-            f"Cannot create the build folder {config.builds} ({error.strerror}); nothing was "
-            "built and the serving file is untouched. Fix its permissions, then run again.",
-            EXIT_INFRASTRUCTURE,
+            f"Refused the delivery: {error}. Nothing was built and the serving file and the state "
+            "are untouched; fix the file and deliver it again.",
+            EXIT_BAD_INPUT,
         ) from error
-    with _exclusive(config.builds / "refresh.lock"):
+    problems = validation.validate_batch(store, batch)
+    if problems:
+        store.discard(batch)
+        raise RefreshFailed(
+            f"Refused the delivery {config.new_data}: {problems[0]}"
+            + (
+                f" ({len(problems) - 1} more problem(s) in target/refresh/gx)"
+                if problems[1:]
+                else ""
+            )
+            + ". Nothing was built and the serving file and the state are untouched; fix the "
+            "export and deliver it again.",
+            EXIT_BAD_INPUT,
+        )
+    return batch
+
+
+def _scrub(store: rawfiles.RawStore, say: Say) -> None:
+    for path in store.scrub(store.erased_ids()):
+        say(f"erased personal data in {path}")
+    store.scrub_done()
+
+
+def _intake_time(store: rawfiles.RawStore) -> datetime:
+    """Now, or just after the newest committed batch (load times must grow)."""
+    now = datetime.now(UTC)
+    committed = store.committed()
+    if committed and committed[-1].loaded_at >= now:
+        return committed[-1].loaded_at + timedelta(milliseconds=1)
+    return now
+
+
+def refresh(config: RefreshConfig, say: Say = _say) -> RefreshResult:
+    """Take in, build, audit and publish; raise RefreshFailed (serving file, state and raw
+    store as they were) on any failure."""
+    from nps_warehouse import validation
+
+    started = time.perf_counter()
+    steps: dict[str, float] = {}
+
+    def step(name: str, since: float) -> float:
+        now = time.perf_counter()
+        steps[name] = steps.get(name, 0.0) + now - since
+        return now
+
+    states = States(config.state)
+    store = rawfiles.RawStore(config.raw_store)
+    with _exclusive(config.state / "refresh.lock"):
         try:
-            new_files = rawfiles.check_delivery(config.new_data) if config.new_data else []
-            stored = [rawfiles.check_file(path) for path in rawfiles.stored_files(config.raw_store)]
-        except rawfiles.RawFileError as error:
-            raise RefreshFailed(
-                f"Refused the delivery: {error}. Nothing was built and the serving file is "
-                "untouched; fix the file and run the refresh again.",
-                EXIT_BAD_INPUT,
+            store.init()
+            for path in store.discard_uncommitted():
+                say(f"deleted {path.name}: left by a refresh that did not finish")
+            states.recover()
+            if store.scrub_pending():
+                _scrub(store, say)
+        except OSError as error:
+            raise _infrastructure(
+                f"Cannot prepare {config.state} and {config.raw_store}", error
             ) from error
-        _say(f"build {build_id}: {len(new_files)} new and {len(stored)} stored raw file(s)")
-        build_file = config.builds / f"{build_id}.duckdb"
-        _dbt_step("seed", ["seed"], build_file, config)
+        built_at = _intake_time(store)
+        build_id = built_at.strftime("%Y%m%dT%H%M%S%fZ")
+        batch = None
+        mark = time.perf_counter()
+        if config.new_data:
+            batch = _intake(config, store, build_id, built_at, say)
+        if batch is not None:
+            rows = ", ".join(f"{table} {count:,}" for table, count in batch.rows.items())
+            say(f"took in delivery {config.new_data} as batch {build_id}: {rows}")
+        mark = step("intake", mark)
         try:
-            with duckdb.connect(str(build_file)) as connection:
-                seeded_at = _seeds_arrived_at()
-                for table in rawfiles.RAW_COLUMNS:
-                    connection.execute(
-                        f"update raw.{table} set {rawfiles.LOADED_AT} = ?", [seeded_at]
-                    )
-                loaded_at = {raw.path: published_at(raw.path) for raw in stored}
-                loaded_at.update({raw.path: built_at for raw in new_files})
-                loaded = rawfiles.load(connection, stored + new_files, loaded_at)
-                erased = rawfiles.erased_ids(connection)
-                rawfiles.scrub_tables(connection, erased)
-                raw_rows = {
-                    table: connection.execute(f"select count(*) from raw.{table}").fetchone()[0]
-                    for table in rawfiles.RAW_COLUMNS
-                }
-        except duckdb.Error as error:
-            raise RefreshFailed(
-                f"Loading raw files into {build_file} failed: {error}. Nothing was published; "
-                "the serving file is untouched.",
-                EXIT_BAD_INPUT,
-            ) from error
-        _say(f"loaded {sum(loaded.values()):,} delivered raw row(s)")
-        _dbt_step("build", ["build", "--selector", "without_seeds"], build_file, config)
-        _validate(build_file, config)
-        freshness = _freshness(build_file, config)
-        for line in freshness:
-            _say(f"freshness {line}")
-        _finalise(build_file, build_id, built_at, raw_rows)
-        os.replace(build_file, config.serving)
-        _say(f"published {config.serving}")
-        config.raw_store.mkdir(parents=True, exist_ok=True)
-        for raw in new_files:
-            shutil.copy2(raw.path, config.raw_store / f"{raw.table}__{build_id}__{raw.path.name}")
-        for path in rawfiles.stored_files(config.raw_store):
-            if rawfiles.scrub_file(rawfiles.check_file(path), erased):
-                _say(f"erased personal data in {path}")
-        _prune_failed_builds(config.builds)
-    return RefreshResult(
+            mode = states.prepare_candidate(config.full_refresh, say)
+            mark = step("candidate", mark)
+            dbt = Dbt(config, states, say)
+            dbt.parse()
+            mark = step("parse", mark)
+            rebuilt: list[str] = []
+            if mode == "incremental":
+                changed = dbt.modified_models(_stored_manifest(states.candidate))
+                if changed is None:
+                    mode = "full"
+                    say("the state holds no manifest: building in full")
+                else:
+                    rebuilt = changed
+            if mode == "full":
+                dbt.build("full refresh", ["--full-refresh"], None)
+            elif rebuilt:
+                # What changed is rebuilt in full, with everything downstream of it, after the
+                # rest (all upstream of it) has taken in the new rows.
+                say(
+                    f"code changed since the state was built: rebuilding {', '.join(rebuilt)} "
+                    "and everything downstream"
+                )
+                changed = [f"{model}+" for model in rebuilt]
+                audit_since = datetime.now(UTC) - timedelta(seconds=1)
+                dbt.build("incremental", ["--exclude", *changed], audit_since)
+                dbt.build("changed models", ["--select", *changed, "--full-refresh"], None)
+            else:
+                dbt.build("incremental", [], datetime.now(UTC) - timedelta(seconds=1))
+            _store_manifest(states.candidate, dbt.manifest_json())
+            mark = step("build", mark)
+            problems = validation.validate_marts(states.candidate, config.target_path / "gx")
+            if problems:
+                raise RefreshFailed(
+                    f"Great Expectations: {'; '.join(problems)}. Nothing was published; the "
+                    f"serving file and the state are untouched. The kept candidate is "
+                    f"{states.failed}; the Data Docs are under {config.target_path / 'gx'}.",
+                    EXIT_GATE_FAILED,
+                )
+            freshness = dbt.freshness()
+            for line in freshness:
+                say(f"freshness {line}")
+            mark = step("audit", mark)
+            scratch = config.serving.with_name(f".{config.serving.name}.{build_id}")
+            write_serving(states.candidate, scratch, build_id, built_at)
+            if batch is not None:
+                store.commit(batch)
+            states.mark_published()
+            _crash_point("committed")
+            os.replace(scratch, config.serving)
+            _crash_point("published")
+            states.promote()
+            say(f"published {config.serving} ({mode})")
+            mark = step("publish", mark)
+        except RefreshFailed:
+            if batch is not None:
+                store.discard(batch)
+            states.keep_failed()
+            raise
+        except (OSError, duckdb.IOException) as error:
+            if batch is not None:
+                store.discard(batch)
+            states.keep_failed()
+            raise _infrastructure("The refresh could not write its files", error) from error
+        if store.scrub_pending():
+            _scrub(store, say)
+        step("erasure", mark)
+    result = RefreshResult(
         build_id=build_id,
         built_at=built_at,
         serving=config.serving,
-        loaded_rows=loaded,
+        mode=mode,
+        rebuilt=rebuilt,
+        loaded_rows=batch.rows if batch else {},
         checksums=mart_checksums(config.serving),
         freshness=freshness,
+        steps=steps,
         seconds=time.perf_counter() - started,
     )
+    (config.target_path / "refresh.json").write_text(
+        json.dumps(
+            {**asdict(result), "built_at": built_at.isoformat(), "serving": str(config.serving)}
+        )
+    )
+    return result

@@ -1,34 +1,31 @@
-"""Validate the built warehouse with Great Expectations (GX) and build its Data Docs.
+"""Run the Great Expectations suites (`nps_warehouse.suites`) and build their Data Docs.
 
 GX's SQL data source cannot read DuckDB (it fetches rows after closing the connection), so each
-table is read through one read-only DuckDB connection into a pandas DataFrame and handed to GX
-as the batch of a dataframe asset. The GX context is ephemeral: suites, validation definitions
-and results live in memory; only the Data Docs (HTML) are written, to `<docs_dir>/data_docs/`.
-The suites themselves are `nps_warehouse.suites`.
+suite's frame is computed by DuckDB (a sample of a delivery's file, or a summary of the marts),
+read into pandas and handed to GX as the batch of a dataframe asset. The GX context is
+ephemeral; only the Data Docs (HTML) are written, to `<docs_dir>/data_docs/`.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+import statistics
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import duckdb
 import great_expectations as gx
 import pandas as pd
-from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
     ProgressBarsConfig,
 )
-from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-from nps_warehouse import suites
-from nps_warehouse.suites import Layer, SuiteSpec
+from nps_warehouse import rawfiles, suites
+from nps_warehouse.suites import SuiteSpec
 
 DOCS_SITE = "warehouse"
 
@@ -38,87 +35,22 @@ class WarehouseUnavailableError(Exception):
 
 
 @dataclass(frozen=True)
-class Failure:
-    """One failed expectation: its type, the columns it checks and what was found.
-
-    `detail` is what GX observed where that fits on a line: a column's type, a row count, the
-    table's unexpected (+) and missing (-) columns, or `error` when the expectation could not be
-    evaluated (e.g. a missing column).
-    """
-
-    expectation_type: str
-    columns: tuple[str, ...]
-    unexpected_count: int | None = None
-    detail: str | None = None
-
-    def __str__(self) -> str:
-        details = list(self.columns)
-        if self.unexpected_count:
-            details.append(f"{self.unexpected_count} row{'s' * (self.unexpected_count != 1)}")
-        if self.detail:
-            details.append(self.detail)
-        return f"{self.expectation_type}({', '.join(details)})"
-
-
-@dataclass(frozen=True)
 class SuiteResult:
-    """The outcome of one suite."""
-
     name: str
-    layer: Layer
-    strict: bool
     evaluated: int
-    passed: int
-    failures: tuple[Failure, ...]
-
-    @property
-    def failed(self) -> int:
-        return len(self.failures)
+    problems: tuple[str, ...]  # one sentence per failed expectation
 
     @property
     def success(self) -> bool:
-        return not self.failures
-
-    @property
-    def status(self) -> str:
-        """PASS or FAIL for a strict suite, REPORT for a report-only one."""
-        if not self.strict:
-            return "REPORT"
-        return "PASS" if self.success else "FAIL"
+        return not self.problems
 
 
 def docs_index(docs_dir: Path) -> Path:
-    """The Data Docs entry page that `run_all` builds under `docs_dir`."""
+    """The Data Docs entry page that a validation builds under `docs_dir`."""
     return docs_dir / "data_docs" / "index.html"
 
 
-def read_tables(warehouse_path: Path, tables: Iterable[str]) -> dict[str, pd.DataFrame]:
-    """Read each `schema.table` through one read-only connection."""
-    if not warehouse_path.is_file():
-        raise WarehouseUnavailableError(
-            f"warehouse {warehouse_path} does not exist: run `make build` first"
-        )
-    try:
-        connection = duckdb.connect(str(warehouse_path), read_only=True)
-    except duckdb.Error as error:
-        reason = str(error).splitlines()[0]
-        raise WarehouseUnavailableError(
-            f"cannot open warehouse {warehouse_path} ({reason}): run `make build` first"
-        ) from error
-    frames = {}
-    with connection:
-        for table in sorted(set(tables)):
-            try:
-                frames[table] = connection.execute(f"select * from {table}").df()
-            except duckdb.CatalogException as error:
-                raise WarehouseUnavailableError(
-                    f"warehouse {warehouse_path} has no table {table}: run `make build` first"
-                ) from error
-    return frames
-
-
 def _context(docs_dir: Path | None) -> gx.data_context.EphemeralDataContext:
-    """An in-memory context, with a Data Docs site under `docs_dir` unless it is None."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     sites = {}
     if docs_dir is not None:
@@ -138,93 +70,163 @@ def _context(docs_dir: Path | None) -> gx.data_context.EphemeralDataContext:
     return gx.get_context(project_config=config, mode="ephemeral")
 
 
-def _columns(config: ExpectationConfiguration) -> tuple[str, ...]:
-    if config.type.startswith("expect_table_columns_"):
-        return ()  # its column list is the whole expected table: the detail says what differs
-    columns: list[str] = []
-    for argument in ("column", "column_A", "column_B", "column_list"):
-        value = config.kwargs.get(argument)
-        columns.extend([value] if isinstance(value, str) else value or [])
-    return tuple(columns)
-
-
-def _detail(outcome: ExpectationValidationResult) -> str | None:
-    if not outcome.result:
-        return "error"
+def _problem(frame: str, outcome) -> str:
+    """One sentence about a failed expectation: what, where, how much, an example."""
     config = outcome.expectation_config
-    observed = outcome.result.get("observed_value")
-    if config.type.startswith("expect_table_columns_"):
-        expected = config.kwargs["column_list"]
-        changes = [f"+{column}" for column in observed if column not in expected]
-        changes += [f"-{column}" for column in expected if column not in observed]
-        return " ".join(changes) or "column order"
-    if isinstance(observed, str | int | float):
-        return f"observed {observed}"
-    return None
-
-
-def _failure(outcome: ExpectationValidationResult) -> Failure:
-    return Failure(
-        expectation_type=outcome.expectation_config.type,
-        columns=_columns(outcome.expectation_config),
-        unexpected_count=outcome.result.get("unexpected_count"),
-        detail=_detail(outcome),
-    )
-
-
-def _summarise(spec: SuiteSpec, result: ExpectationSuiteValidationResult) -> SuiteResult:
-    failures = tuple(_failure(outcome) for outcome in result.results if not outcome.success)
-    evaluated = len(result.results)
-    return SuiteResult(
-        name=spec.name,
-        layer=spec.layer,
-        strict=spec.strict,
-        evaluated=evaluated,
-        passed=evaluated - len(failures),
-        failures=failures,
-    )
+    column = config.kwargs.get("column")
+    result = outcome.result or {}
+    examples = ", ".join(repr(value) for value in (result.get("partial_unexpected_list") or [])[:3])
+    where = f"{frame}.{column}" if column else frame
+    share = result.get("unexpected_percent")
+    if config.type == "expect_column_values_to_match_regex":
+        means = (config.meta or {}).get("means", f"matching {config.kwargs['regex']}")
+        return f"{where}: {share:.0f}% of the sampled values are not {means} (e.g. {examples})"
+    if config.type == "expect_column_values_to_not_be_null":
+        return f"{where}: {share:.0f}% of the sampled values are empty"
+    observed = result.get("observed_value")
+    detail = f" (observed {observed})" if observed is not None else f" (e.g. {examples})"
+    return f"{where}: {config.type.removeprefix('expect_').replace('_', ' ')}{detail}"
 
 
 def validate(
-    frames: dict[str, pd.DataFrame], specs: Sequence[SuiteSpec], docs_dir: Path | None
+    frames: dict[str, pd.DataFrame], specs: list[SuiteSpec], docs_dir: Path | None
 ) -> list[SuiteResult]:
-    """Validate each suite against its table's frame (or the frame derived from it).
-
-    Builds the Data Docs under `docs_dir`, replacing earlier ones; None builds none.
-    """
+    """Validate each suite against its frame (suites whose frame is absent are skipped)."""
     context = _context(docs_dir)
-    # SUMMARY adds samples of unexpected values, which only the Data Docs show; BASIC keeps the
-    # counts and takes half the time.
-    result_format = "BASIC" if docs_dir is None else "SUMMARY"
     data_source = context.data_sources.add_pandas("warehouse")
     results = []
     for spec in specs:
-        frame = frames[spec.table]
-        if spec.derive is not None:
-            frame = spec.derive(frame)
+        if spec.frame not in frames:
+            continue
         asset = data_source.add_dataframe_asset(spec.name)
-        batch = asset.add_batch_definition_whole_dataframe(
-            "whole table" if spec.derive is None else "derived frame"
-        )
+        batch = asset.add_batch_definition_whole_dataframe(spec.frame)
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(
                 name=spec.name, data=batch, suite=context.suites.add(spec.build())
             )
         )
-        outcome = definition.run(batch_parameters={"dataframe": frame}, result_format=result_format)
-        results.append(_summarise(spec, outcome))
+        outcome: ExpectationSuiteValidationResult = definition.run(
+            batch_parameters={"dataframe": frames[spec.frame]}, result_format="SUMMARY"
+        )
+        problems = tuple(_problem(spec.frame, r) for r in outcome.results if not r.success)
+        results.append(SuiteResult(spec.name, len(outcome.results), problems))
     if docs_dir is not None:
         shutil.rmtree(docs_index(docs_dir).parent, ignore_errors=True)
         context.build_data_docs(site_names=[DOCS_SITE])
     return results
 
 
-def run_all(warehouse_path: Path, docs_dir: Path | None) -> list[SuiteResult]:
-    """Validate every suite against the warehouse; build the Data Docs under `docs_dir`."""
-    specs = suites.all_suites(today=date.today())
-    frames = read_tables(warehouse_path, (spec.table for spec in specs))
-    return validate(frames, specs, docs_dir)
+# --------------------------------------------------------------------------------------------
+# intake
+# --------------------------------------------------------------------------------------------
 
 
-def strict_failures(results: Iterable[SuiteResult]) -> list[SuiteResult]:
-    return [result for result in results if result.strict and not result.success]
+def _daily_rate(connection: duckdb.DuckDBPyConnection, path: Path, column: str) -> float:
+    rows, days = connection.execute(
+        f"select count(*), count(distinct left(trim({column}), 10)) from read_parquet(?)",
+        [str(path)],
+    ).fetchone()
+    return rows / days if days else 0.0
+
+
+def batch_frames(store: rawfiles.RawStore, batch: rawfiles.Batch) -> dict[str, pd.DataFrame]:
+    """A batch's frames: a sample of each table's file (tables of MIN_ROWS_FOR_SHAPES rows or
+    more), and its rows per covered day against the committed batches' median. Records the
+    batch's daily rates in `batch.daily_rates`, for the batches after it."""
+    previous = [b.daily_rates for b in store.committed()]
+    frames: dict[str, pd.DataFrame] = {}
+    rates = []
+    with duckdb.connect() as connection:
+        for table, rows in batch.rows.items():
+            path = store.batch_file(table, batch.batch_id)
+            if rows >= suites.MIN_ROWS_FOR_SHAPES:
+                columns = ", ".join(rawfiles.RAW_COLUMNS[table])
+                frames[table] = connection.execute(
+                    f"select {columns} from read_parquet(?) using sample reservoir"
+                    f"({suites.SHAPE_SAMPLE_ROWS} rows) repeatable (2026)",
+                    [str(path)],
+                ).df()
+            column = suites.DAY_COLUMNS.get(table)
+            if column is None or not rows:
+                continue
+            rate = _daily_rate(connection, path, column)
+            batch.daily_rates[table] = rate
+            earlier = [p[table] for p in previous if p.get(table)]
+            if earlier:
+                median = statistics.median(earlier)
+                rates.append(
+                    {"table": table, "rows_per_day": rate, "ratio_to_previous": rate / median}
+                )
+    if rates:
+        frames["daily_rates"] = pd.DataFrame(rates)
+    return frames
+
+
+def validate_batch(
+    store: rawfiles.RawStore, batch: rawfiles.Batch, docs_dir: Path | None = None
+) -> list[str]:
+    """The intake suites on a batch taken in but not committed: its problems, one sentence each."""
+    results = validate(batch_frames(store, batch), suites.intake_suites(), docs_dir)
+    return [problem for result in results for problem in result.problems]
+
+
+# --------------------------------------------------------------------------------------------
+# marts
+# --------------------------------------------------------------------------------------------
+
+MART_FRAMES = {
+    # Segment All by month; the first month has no previous one, the newest may be partial.
+    "monthly_responses": """
+        with months as (
+            select
+                period_start,
+                responses,
+                lag(responses) over (order by period_start) as previous_responses,
+                period_start = max(period_start) over () as is_newest
+            from marts.nps_by_segment_period
+            where segment = 'All' and period_grain = 'month'
+        )
+        select
+            period_start,
+            responses,
+            previous_responses,
+            responses / previous_responses as ratio_to_previous_month
+        from months
+        where previous_responses > 0 and not is_newest
+        order by period_start
+    """,
+    "segment_shares": """
+        select segment, count(*) as customers, count(*) / sum(count(*)) over () as share
+        from marts.customers
+        group by segment
+        order by segment
+    """,
+}
+
+
+def mart_frames(warehouse: Path) -> dict[str, pd.DataFrame]:
+    if not warehouse.is_file():
+        raise WarehouseUnavailableError(
+            f"warehouse {warehouse} does not exist: run `make build` first"
+        )
+    try:
+        connection = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as error:
+        reason = str(error).splitlines()[0]
+        raise WarehouseUnavailableError(
+            f"cannot open warehouse {warehouse} ({reason}): run `make build` first"
+        ) from error
+    with connection:
+        try:
+            return {name: connection.execute(sql).df() for name, sql in MART_FRAMES.items()}
+        except duckdb.CatalogException as error:
+            raise WarehouseUnavailableError(
+                f"warehouse {warehouse} lacks a mart ({str(error).splitlines()[0]}): run "
+                "`make build` first"
+            ) from error
+
+
+def validate_marts(warehouse: Path, docs_dir: Path | None = None) -> list[str]:
+    """The mart suites on a built warehouse: its problems, one sentence each."""
+    results = validate(mart_frames(warehouse), suites.mart_suites(), docs_dir)
+    return [problem for result in results for problem in result.problems]
