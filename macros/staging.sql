@@ -66,23 +66,78 @@
     ])) }}
 {%- endmacro %}
 
-{% macro is_erased(customer_id) -%}
-    ({{ customer_id }} in (select erasures.customer_id from {{ ref('stg_erasure_requests') }} as erasures))
+{#-
+    The raw rows with their customer's erasure request, if any (erased_key, erased_customer_id):
+    one lookup per row, which is_erased and erased_or then read.
+-#}
+{% macro with_erasures(raw, customer_id) -%}
+    select
+        {{ raw }}.*,
+        erasures.erased_key,
+        erasures.erased_customer_id
+    from {{ raw }}
+    left join (
+        select
+            customer_id as erased_key,
+            erased_customer_id
+        from {{ ref('stg_erasure_requests') }}
+    ) as erasures
+        on {{ clean_id(raw ~ '.' ~ customer_id) }} = erasures.erased_key
 {%- endmacro %}
 
-{#- The lookup renames its key, so an unqualified customer_id passed in means the outer row's. -#}
-{% macro erased_or(customer_id, fallback) -%}
-    coalesce(
-        (
-            select erasures.erased_customer_id
-            from (
-                select
-                    customer_id as erased_key,
-                    erased_customer_id
-                from {{ ref('stg_erasure_requests') }}
-            ) as erasures
-            where erasures.erased_key = {{ customer_id }}
-        ),
-        {{ fallback }}
-    )
+{% macro is_erased() -%}
+    (erased_key is not null)
+{%- endmacro %}
+
+{% macro erased_or(fallback) -%}
+    coalesce(erased_customer_id, {{ fallback }})
+{%- endmacro %}
+
+{#-
+    Full build: the cleaned keys delivered more than once (a handful). Only their rows need the
+    window of row_copies; numbering every row in one window held all of them at once (100M rows
+    spilled tens of GB to disk).
+-#}
+{% macro repeated_keys(rows, key) -%}
+    select coalesce({{ key }}, '') as repeated_key
+    from {{ rows }}
+    group by coalesce({{ key }}, '')
+    having count(*) > 1
+{%- endmacro %}
+
+{#-
+    The rows of a CTE with row_copies' columns: a key's only copy is copy 1 without conflict; the
+    copies of the keys in CTE repeated_keys are numbered by row_copies. The same numbers as
+    row_copies over every row.
+-#}
+{% macro numbered_copies(rows, key, fingerprint, raw_columns) -%}
+    select
+        {{ rows }}.*,
+        1 as copy_number,
+        false as has_conflicting_copies
+    from {{ rows }}
+    where coalesce({{ key }}, '') not in (select repeated_keys.repeated_key from repeated_keys)
+    union all
+    select
+        {{ rows }}.*,
+        {{ row_copies(key, fingerprint, raw_columns) }}
+    from {{ rows }}
+    where coalesce({{ key }}, '') in (select repeated_keys.repeated_key from repeated_keys)
+{%- endmacro %}
+
+{#-
+    The hint for a CTE that is read more than once and must not be stored because it holds every
+    row of a large table (scanned again instead): in a full build, and with in_incremental_runs
+    also in an incremental run (an incremental staging run's CTEs are small: stored once).
+-#}
+{% macro not_materialized(in_incremental_runs=false) -%}
+    {{ return(adapter.dispatch('not_materialized', 'nps_warehouse')(in_incremental_runs)) }}
+{%- endmacro %}
+
+{% macro default__not_materialized(in_incremental_runs) -%}
+    {%- if in_incremental_runs or this is none or not is_incremental() %}not materialized{% endif -%}
+{%- endmacro %}
+
+{#- Spark knows no such hint (and inlines CTEs). -#}
+{% macro spark__not_materialized(in_incremental_runs) -%}
 {%- endmacro %}

@@ -9,7 +9,7 @@ customers as (
     from {{ ref('stg_customers') }}
 ),
 
-completed_orders as (
+completed_orders as {{ not_materialized(in_incremental_runs=true) }} (
     select
         customer_id,
         order_date,
@@ -56,102 +56,138 @@ first_orders as (
     group by customer_id
 ),
 
-active_at_start as (
+-- Every period is a whole number of months, so a period's orders and responses are the sums of
+-- its months': each order and response is read once (not once per grain), and a month maps to
+-- its period by an equality, not a range.
+orders_by_month as (
+    select
+        customer_id,
+        cast({{ dbt.date_trunc('month', 'order_date') }} as date) as month_start,
+        count(*) as completed_orders,
+        sum(amount_eur) as revenue_eur,
+        sum(amount_eur - cost_eur) as gross_margin_eur
+    from completed_orders
+    group by customer_id, cast({{ dbt.date_trunc('month', 'order_date') }} as date)
+),
+
+responses_by_month as (
+    select
+        customer_id,
+        cast({{ dbt.date_trunc('month', 'response_date') }} as date) as month_start,
+        count(*) as responses,
+        sum(case when respondent_category = 'promoter' then 1 else 0 end) as promoters,
+        sum(case when respondent_category = 'passive' then 1 else 0 end) as passives,
+        sum(case when respondent_category = 'detractor' then 1 else 0 end) as detractors,
+        sum(score) as score_total
+    from responses
+    group by customer_id, cast({{ dbt.date_trunc('month', 'response_date') }} as date)
+),
+
+-- One row per fact about a customer in a period (active at its start, active at its end, its
+-- months of orders and of responses), summed into one row per customer and period below.
+facts as (
     select
         active_days.customer_id,
         periods.period_grain,
-        periods.period_start
+        periods.period_start,
+        true as is_active_at_start,
+        false as is_active_at_end,
+        0 as completed_orders,
+        0 as revenue_eur,
+        0 as gross_margin_eur,
+        0 as responses,
+        0 as promoters,
+        0 as passives,
+        0 as detractors,
+        0 as score_total
     from periods
     inner join active_days
         on active_days.as_of_date = cast({{ dbt.dateadd('day', -1, 'periods.period_start') }} as date)
-),
-
-active_at_end as (
+    union all
     select
         active_days.customer_id,
         periods.period_grain,
-        periods.period_start
+        periods.period_start,
+        false as is_active_at_start,
+        true as is_active_at_end,
+        0 as completed_orders,
+        0 as revenue_eur,
+        0 as gross_margin_eur,
+        0 as responses,
+        0 as promoters,
+        0 as passives,
+        0 as detractors,
+        0 as score_total
     from periods
     inner join active_days
         on periods.period_end = active_days.as_of_date
-),
-
-orders_in_period as (
-    select
-        completed_orders.customer_id,
-        periods.period_grain,
-        periods.period_start,
-        count(*) as completed_orders,
-        sum(completed_orders.amount_eur) as revenue_eur,
-        sum(completed_orders.amount_eur - completed_orders.cost_eur) as gross_margin_eur
-    from completed_orders
-    inner join periods
-        on completed_orders.order_date >= periods.period_start
-        and completed_orders.order_date <= periods.period_end
-    group by completed_orders.customer_id, periods.period_grain, periods.period_start
-),
-
-responses_in_period as (
-    select
-        responses.customer_id,
-        periods.period_grain,
-        periods.period_start,
-        count(*) as responses,
-        sum(case when responses.respondent_category = 'promoter' then 1 else 0 end) as promoters,
-        sum(case when responses.respondent_category = 'passive' then 1 else 0 end) as passives,
-        sum(case when responses.respondent_category = 'detractor' then 1 else 0 end) as detractors,
-        sum(responses.score) as score_total
-    from responses
-    inner join periods
-        on responses.response_date >= periods.period_start
-        and responses.response_date <= periods.period_end
-    group by responses.customer_id, periods.period_grain, periods.period_start
+    {% for grain in var('period_grains') %}
+        union all
+        select
+            orders_by_month.customer_id,
+            periods.period_grain,
+            periods.period_start,
+            false as is_active_at_start,
+            false as is_active_at_end,
+            orders_by_month.completed_orders,
+            orders_by_month.revenue_eur,
+            orders_by_month.gross_margin_eur,
+            0 as responses,
+            0 as promoters,
+            0 as passives,
+            0 as detractors,
+            0 as score_total
+        from orders_by_month
+        inner join periods
+            on periods.period_grain = '{{ grain }}'
+            and periods.period_start = cast({{ dbt.date_trunc(grain, 'orders_by_month.month_start') }} as date)
+        union all
+        select
+            responses_by_month.customer_id,
+            periods.period_grain,
+            periods.period_start,
+            false as is_active_at_start,
+            false as is_active_at_end,
+            0 as completed_orders,
+            0 as revenue_eur,
+            0 as gross_margin_eur,
+            responses_by_month.responses,
+            responses_by_month.promoters,
+            responses_by_month.passives,
+            responses_by_month.detractors,
+            responses_by_month.score_total
+        from responses_by_month
+        inner join periods
+            on periods.period_grain = '{{ grain }}'
+            and periods.period_start = cast({{ dbt.date_trunc(grain, 'responses_by_month.month_start') }} as date)
+    {% endfor %}
 ),
 
 customer_periods as (
     select
         customer_id,
         period_grain,
-        period_start
-    from active_at_start
-    union
-    select
-        customer_id,
-        period_grain,
-        period_start
-    from active_at_end
-    union
-    select
-        customer_id,
-        period_grain,
-        period_start
-    from orders_in_period
-    union
-    select
-        customer_id,
-        period_grain,
-        period_start
-    from responses_in_period
+        period_start,
+        bool_or(is_active_at_start) as is_active_at_start,
+        bool_or(is_active_at_end) as is_active_at_end,
+        cast(sum(completed_orders) as {{ dbt.type_bigint() }}) as completed_orders,
+        sum(revenue_eur) as revenue_eur,
+        sum(gross_margin_eur) as gross_margin_eur,
+        cast(sum(responses) as {{ dbt.type_bigint() }}) as responses,
+        sum(promoters) as promoters,
+        sum(passives) as passives,
+        sum(detractors) as detractors,
+        sum(score_total) as score_total
+    from facts
+    group by customer_id, period_grain, period_start
 ),
 
 flagged as (
     select
-        customer_periods.customer_id,
+        customer_periods.*,
         customers.segment,
-        customer_periods.period_grain,
-        customer_periods.period_start,
         periods.period_end,
-        first_orders.first_order_date,
-        active_at_start.customer_id is not null as is_active_at_start,
-        active_at_end.customer_id is not null as is_active_at_end,
-        coalesce(orders_in_period.completed_orders, 0) as completed_orders,
-        coalesce(orders_in_period.revenue_eur, 0) as revenue_eur,
-        coalesce(orders_in_period.gross_margin_eur, 0) as gross_margin_eur,
-        coalesce(responses_in_period.responses, 0) as responses,
-        coalesce(responses_in_period.promoters, 0) as promoters,
-        coalesce(responses_in_period.passives, 0) as passives,
-        coalesce(responses_in_period.detractors, 0) as detractors,
-        coalesce(responses_in_period.score_total, 0) as score_total
+        first_orders.first_order_date
     from customer_periods
     inner join customers
         on customer_periods.customer_id = customers.customer_id
@@ -160,22 +196,6 @@ flagged as (
         and customer_periods.period_start = periods.period_start
     left join first_orders
         on customer_periods.customer_id = first_orders.customer_id
-    left join active_at_start
-        on customer_periods.customer_id = active_at_start.customer_id
-        and customer_periods.period_grain = active_at_start.period_grain
-        and customer_periods.period_start = active_at_start.period_start
-    left join active_at_end
-        on customer_periods.customer_id = active_at_end.customer_id
-        and customer_periods.period_grain = active_at_end.period_grain
-        and customer_periods.period_start = active_at_end.period_start
-    left join orders_in_period
-        on customer_periods.customer_id = orders_in_period.customer_id
-        and customer_periods.period_grain = orders_in_period.period_grain
-        and customer_periods.period_start = orders_in_period.period_start
-    left join responses_in_period
-        on customer_periods.customer_id = responses_in_period.customer_id
-        and customer_periods.period_grain = responses_in_period.period_grain
-        and customer_periods.period_start = responses_in_period.period_start
 ),
 
 final as (

@@ -14,7 +14,7 @@ with
         {{ rejudged_keys('raw_survey_responses', 'response_id') }}
     ),
 {% else %}
-    raw_survey_responses as (
+    raw_survey_responses as {{ not_materialized() }} (
         select * from {{ source('raw', 'raw_survey_responses') }}
     ),
 {% endif %}
@@ -24,15 +24,19 @@ known_customers as (
     select customer_id from {{ ref('stg_customers') }}
 ),
 
-cleaned as (
+raw_with_erasures as {{ not_materialized() }} (
+    {{ with_erasures('raw_survey_responses', 'customer_id') }}
+),
+
+cleaned as {{ not_materialized() }} (
     select
         response_id as raw_response_id,
-        {{ erased_or(clean_id('customer_id'), 'customer_id') }} as raw_customer_id,
+        {{ erased_or('customer_id') }} as raw_customer_id,
         responded_at as raw_responded_at,
         score as raw_score,
         channel as raw_channel,
         {{ clean_id('response_id') }} as response_id,
-        {{ erased_or(clean_id('customer_id'), clean_id('customer_id')) }} as customer_id,
+        {{ erased_or(clean_id('customer_id')) }} as customer_id,
         {{ utc_timestamp(clean_text('responded_at')) }} as responded_at,
         {{ clean_text('score') }} as score_text,
         {{ dbt.safe_cast(clean_text('score'), 'decimal(18, 6)') }} as score_number,
@@ -40,17 +44,17 @@ cleaned as (
             nullif(replace(replace(lower(trim(channel)), ' ', '_'), '-', '_'), ''), 'unknown'
         ) as channel,
         -- An erased customer's comment is gone, whether or not the raw file was scrubbed yet.
-        {{ clean_text('comment') }} is not null and not {{ is_erased(clean_id('customer_id')) }} as has_comment,
+        {{ clean_text('comment') }} is not null and not {{ is_erased() }} as has_comment,
         {{ dbt.hash(dbt.concat([
             "coalesce(upper(trim(response_id)), '')", "'|'",
             "coalesce(upper(trim(customer_id)), '')", "'|'",
             "coalesce(trim(responded_at), '')", "'|'",
             "coalesce(trim(score), '')", "'|'",
             "coalesce(lower(trim(channel)), '')", "'|'",
-            "case when " ~ is_erased(clean_id('customer_id')) ~ " then '' else coalesce(trim(comment), '') end",
+            "case when " ~ is_erased() ~ " then '' else coalesce(trim(comment), '') end",
         ])) }} as row_fingerprint,
         _loaded_at
-    from raw_survey_responses
+    from raw_with_erasures
 ),
 
 {% if is_incremental() %}
@@ -63,7 +67,7 @@ cleaned as (
     ),
 {% endif %}
 
-judged as (
+judged as {{ not_materialized() }} (
     select * from cleaned
     {% if is_incremental() %}
         union all
@@ -71,17 +75,31 @@ judged as (
     {% endif %}
 ),
 
+-- Full build: the keys delivered more than once, from the raw keys alone; incremental run:
+-- those among the few rows judged.
+repeated_keys as (
+    {% if is_incremental() %}
+        {{ repeated_keys('judged', 'response_id') }}
+    {% else %}
+        {%- set raw_keys = "(select " ~ clean_id('response_id') ~ " as response_id "
+            ~ "from raw_survey_responses) as raw_keys" %}
+        {{ repeated_keys(raw_keys, 'response_id') }}
+    {% endif %}
+),
+
+numbered as (
+    {{ numbered_copies('judged', 'response_id', 'row_fingerprint', [
+            'raw_response_id', 'raw_customer_id', 'raw_responded_at', 'raw_score', 'raw_channel', 'has_comment',
+        ]) }}
+),
+
 copies as (
     select
-        judged.*,
-        known_customers.customer_id is not null as has_known_customer,
-        {{ row_copies('judged.response_id', 'judged.row_fingerprint', [
-            'judged.raw_response_id', 'judged.raw_customer_id', 'judged.raw_responded_at',
-            'judged.raw_score', 'judged.raw_channel', 'judged.has_comment',
-        ]) }}
-    from judged
+        numbered.*,
+        known_customers.customer_id is not null as has_known_customer
+    from numbered
     left join known_customers
-        on judged.customer_id = known_customers.customer_id
+        on numbered.customer_id = known_customers.customer_id
 ),
 
 checked as (
@@ -102,8 +120,9 @@ checked as (
     from copies
 )
 
+-- noqa: AM04 below: the union of copies (numbered_copies) hides the columns from sqlfluff.
 select
-    checked.*,
+    checked.*,  -- noqa: AM04
     {{ judged_at('checked', 'judged_before') }} as checked_at
 from checked
 {% if is_incremental() %}

@@ -397,15 +397,15 @@ def mart_checksums(path: Path) -> dict[str, str]:
 def table_checksums(
     path: Path, schemas: tuple[str, ...] | None = None, ignored_columns: tuple[str, ...] = ()
 ) -> dict[str, str]:
-    """An order-independent checksum (row count and summed row hashes) of every table and
-    view of the given schemas (all when None), keyed schema.table, leaving out the columns
-    named in ignored_columns (e.g. the stamps of the run that computed a row)."""
+    """An order-independent checksum (row count and summed row hashes, columns by name) of
+    every table and view of the given schemas (all when None), keyed schema.table, leaving out
+    the columns named in ignored_columns (e.g. the stamps of the run that computed a row)."""
     with duckdb.connect(str(path), read_only=True) as connection:
         columns: dict[str, list[str]] = {}
         for schema, table, column in connection.execute(
             "select table_schema, table_name, column_name from information_schema.columns "
             "where table_catalog = current_database() order by table_schema, table_name, "
-            "ordinal_position"
+            "column_name"
         ).fetchall():
             if schemas is None or schema in schemas:
                 columns.setdefault(f'"{schema}"."{table}"', []).append(column)

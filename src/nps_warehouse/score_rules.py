@@ -67,3 +67,18 @@ def seed_is_a_raw_table(seed: Seed) -> RuleViolation | None:
     if not seed.name.startswith("raw_") or seed.schema != "raw":
         return RuleViolation("A seed is named raw_<table> and lives in schema raw.")
     return None
+
+
+@rule
+def branches_on_is_incremental_only_when_incremental(model: Model) -> RuleViolation | None:
+    """A model that branches on is_incremental() is incremental (this replaces dbt-score's
+    has_no_unused_is_incremental). The judged staging models (stg_*_checked) are the exception:
+    a refresh builds them incrementally from the raw store, the demo's `dbt build` as tables,
+    because dbt seed gives every raw row a new load time on every build."""
+    if (
+        "is_incremental()" in model.raw_code
+        and model.config.get("materialized") != "incremental"
+        and not model.name.endswith("_checked")
+    ):
+        return RuleViolation("A model that is not incremental branches on is_incremental().")
+    return None
