@@ -558,6 +558,7 @@ def refresh(config: RefreshConfig, say: Say = _say) -> RefreshResult:
         mark = time.perf_counter()
         if config.new_data:
             batch = _intake(config, store, build_id, built_at, say)
+        loaded_rows = batch.rows if batch else {}
         if batch is not None:
             rows = ", ".join(f"{table} {count:,}" for table, count in batch.rows.items())
             say(f"took in delivery {config.new_data} as batch {build_id}: {rows}")
@@ -609,6 +610,7 @@ def refresh(config: RefreshConfig, say: Say = _say) -> RefreshResult:
             write_serving(states.candidate, scratch, build_id, built_at)
             if batch is not None:
                 store.commit(batch)
+                batch = None  # committed: from here on it stays, whatever happens
             states.mark_published()
             _crash_point("committed")
             os.replace(scratch, config.serving)
@@ -627,7 +629,13 @@ def refresh(config: RefreshConfig, say: Say = _say) -> RefreshResult:
             states.keep_failed()
             raise _infrastructure("The refresh could not write its files", error) from error
         if store.scrub_pending():
-            _scrub(store, say)
+            try:
+                _scrub(store, say)
+            except OSError as error:
+                say(
+                    f"could not yet erase personal data in the raw store ({error}); the next "
+                    "refresh does it"
+                )
         step("erasure", mark)
     result = RefreshResult(
         build_id=build_id,
@@ -635,7 +643,7 @@ def refresh(config: RefreshConfig, say: Say = _say) -> RefreshResult:
         serving=config.serving,
         mode=mode,
         rebuilt=rebuilt,
-        loaded_rows=batch.rows if batch else {},
+        loaded_rows=loaded_rows,
         checksums=mart_checksums(config.serving),
         freshness=freshness,
         steps=steps,
