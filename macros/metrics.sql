@@ -1,5 +1,5 @@
 {#-
-    The metric formulas of shared/spec/METRICS.md, each written once. Models and data tests call
+    The metric formulas of docs/METRICS.md, each written once. Models and data tests call
     these macros; macros/metrics.yml documents them.
 -#}
 

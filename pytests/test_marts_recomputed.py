@@ -1,6 +1,6 @@
 """Spot checks: rows of every mart recomputed with pandas from the staging tables.
 
-An independent second implementation of ../shared/spec/METRICS.md, written from the contract
+An independent second implementation of docs/METRICS.md, written from the contract
 and not from the SQL: if a model and this file disagree, one of them misreads the contract.
 Periods checked: the first, a middle and the last month, a middle quarter and a full year,
 for every segment and `All`; and a sample of customers covering every advocacy trend.

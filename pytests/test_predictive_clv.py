@@ -1,7 +1,7 @@
 """Predictive CLV: the BG/NBD and Gamma-Gamma code against the published CDNOW results and
 against values computed by hand, and the warehouse's behaviour with too little data.
 
-CDNOW (../shared/data/cdnow/): the raw transactions go through the same summary SQL as the
+CDNOW (pytests/data/cdnow/, with its source): the raw transactions go through the same summary SQL as the
 warehouse (the macro purchase_summary, compiled by dbt) and the same fitting code; the
 parameters must match the published estimates within 1% (Fader, Hardie and Lee 2005; Fader and
 Hardie 2013), the log-likelihood within 0.1.
@@ -25,7 +25,7 @@ from conftest import REPO, warehouse_path
 from nps_warehouse import predictive_clv
 
 BIN = Path(sys.executable).parent
-CDNOW = REPO.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
+CDNOW = REPO / "pytests" / "data" / "cdnow" / "CDNOW_sample.txt"
 CALIBRATION_END = date(1997, 9, 30)
 HOLDOUT_END = date(1998, 6, 30)
 PUBLISHED_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -41,7 +41,7 @@ def _dbt_env(warehouse: Path) -> dict[str, str]:
 def cdnow(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The CDNOW transactions in DuckDB, summarised by the warehouse's own macro."""
     if not CDNOW.exists():
-        pytest.fail(f"{CDNOW} is missing: the shared CDNOW reference data set is needed")
+        pytest.fail(f"{CDNOW} is missing: the CDNOW test data set belongs in the repository")
     raw = pd.read_csv(
         CDNOW,
         sep=r"\s+",

@@ -780,7 +780,7 @@ def render(
 <main data-charts="{len(CHARTS)}">
 {sections_html}
 </main>
-<footer>Figures from schema marts (metric contract: shared/spec/METRICS.md; formulas:
+<footer>Figures from schema marts (metric contract: docs/METRICS.md; formulas:
 macros/metrics.sql). Customer ids are pseudonymous; the marts hold no personal data.</footer>
 </body>
 </html>
