@@ -86,41 +86,29 @@ responses_by_month as (
 -- One row per fact about a customer in a period (active at its start, active at its end, its
 -- months of orders and of responses), summed into one row per customer and period below.
 facts as (
-    select
-        active_days.customer_id,
-        periods.period_grain,
-        periods.period_start,
-        true as is_active_at_start,
-        false as is_active_at_end,
-        0 as completed_orders,
-        0 as revenue_eur,
-        0 as gross_margin_eur,
-        0 as responses,
-        0 as promoters,
-        0 as passives,
-        0 as detractors,
-        0 as score_total
-    from periods
-    inner join active_days
-        on active_days.as_of_date = cast({{ dbt.dateadd('day', -1, 'periods.period_start') }} as date)
-    union all
-    select
-        active_days.customer_id,
-        periods.period_grain,
-        periods.period_start,
-        false as is_active_at_start,
-        true as is_active_at_end,
-        0 as completed_orders,
-        0 as revenue_eur,
-        0 as gross_margin_eur,
-        0 as responses,
-        0 as promoters,
-        0 as passives,
-        0 as detractors,
-        0 as score_total
-    from periods
-    inner join active_days
-        on periods.period_end = active_days.as_of_date
+    {% for day, at_start in [
+        (dbt.dateadd('day', -1, 'periods.period_start'), true),
+        ('periods.period_end', false),
+    ] %}
+        select
+            active_days.customer_id,
+            periods.period_grain,
+            periods.period_start,
+            {{ 'true' if at_start else 'false' }} as is_active_at_start,
+            {{ 'false' if at_start else 'true' }} as is_active_at_end,
+            0 as completed_orders,
+            0 as revenue_eur,
+            0 as gross_margin_eur,
+            0 as responses,
+            0 as promoters,
+            0 as passives,
+            0 as detractors,
+            0 as score_total
+        from periods
+        inner join active_days
+            on active_days.as_of_date = cast({{ day }} as date)
+        {% if loop.first %}union all{% endif %}
+    {% endfor %}
     {% for grain in var('period_grains') %}
         union all
         select
