@@ -7,7 +7,8 @@
     - frequency x: repeat purchases (purchase days after the first);
     - recency t_x: time units from the first to the last purchase;
     - customer_age T: time units from the first purchase to calibration_end;
-    - mean_repeat_value: mean amount of the repeat purchases; null when x = 0.
+    - mean_repeat_value: mean amount of the repeat purchases (all purchases' amount but the
+      first day's, over x); null when x = 0.
     time_unit: day, week (7 days) or month (365.25 / 12 days). pytests/test_predictive_clv.py
     runs this same macro on the CDNOW transactions.
 -#}
@@ -22,23 +23,36 @@
         {{ as_double(dbt.datediff('min(purchase_date)', calibration_end, 'day')) }} / {{ unit_days }} as customer_age,
         case
             when count(*) > 1
-                then {{ as_double('sum(case when purchase_number > 1 then amount end)') }} / (count(*) - 1)
+                then {{ as_double('sum(amount) - ' ~ value_at_min('amount', 'purchase_date')) }} / (count(*) - 1)
         end as mean_repeat_value
     from (
         select
             customer_id,
             purchase_date,
-            amount,
-            row_number() over (partition by customer_id order by purchase_date) as purchase_number
-        from (
-            select
-                customer_id,
-                purchase_date,
-                sum(amount) as amount
-            from {{ purchases }}
-            where purchase_date <= {{ calibration_end }}
-            group by customer_id, purchase_date
-        ) as purchase_days
-    ) as numbered_purchases
+            sum(amount) as amount
+        from {{ purchases }}
+        where purchase_date <= {{ calibration_end }}
+        group by customer_id, purchase_date
+    ) as purchase_days
     group by customer_id
 {% endmacro %}
+
+{#-
+    In an aggregate: the value on the row where order_by is smallest (order_by unique within the
+    group, as a customer's purchase days are). An aggregate, not a window: no row is held.
+-#}
+{% macro value_at_min(value, order_by) -%}
+    {{ return(adapter.dispatch('value_at_min', 'nps_warehouse')(value, order_by)) }}
+{%- endmacro %}
+
+{% macro default__value_at_min(value, order_by) -%}
+    arg_min({{ value }}, {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__value_at_min(value, order_by) -%}
+    min_by({{ value }}, {{ order_by }})
+{%- endmacro %}
+
+{% macro postgres__value_at_min(value, order_by) -%}
+    (array_agg({{ value }} order by {{ order_by }}))[1]
+{%- endmacro %}
