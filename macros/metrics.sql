@@ -40,6 +40,35 @@
     end
 {%- endmacro %}
 
+{#- numerator / denominator as a double; null when the denominator is 0. -#}
+{% macro per(numerator, denominator) -%}
+    case when {{ denominator }} > 0 then {{ as_double(numerator) }} / {{ denominator }} end
+{%- endmacro %}
+
+{% macro avg_score(score_total, responses) -%}
+    {{ per(score_total, responses) }}
+{%- endmacro %}
+
+{% macro avg_order_value(revenue, orders) -%}
+    {{ per(revenue, orders) }}
+{%- endmacro %}
+
+{% macro purchase_frequency(orders, active_customers) -%}
+    {{ per(orders, active_customers) }}
+{%- endmacro %}
+
+{% macro margin_per_customer(gross_margin, active_customers) -%}
+    {{ per(gross_margin, active_customers) }}
+{%- endmacro %}
+
+{% macro reactivated_customers(new_customers, acquired_customers) -%}
+    ({{ new_customers }} - {{ acquired_customers }})
+{%- endmacro %}
+
+{% macro churned_customers(customers_start, retained_customers) -%}
+    ({{ customers_start }} - {{ retained_customers }})
+{%- endmacro %}
+
 {% macro retention_rate(customers_start, customers_end, new_customers) -%}
     case
         when {{ customers_start }} > 0

@@ -14,8 +14,7 @@ inputs as (
         orders,
         revenue_eur as revenue,
         gross_margin_eur as gross_margin,
-        case when ordering_customers > 0 then {{ as_double('gross_margin_eur') }} / ordering_customers end
-            as margin_per_customer,
+        {{ margin_per_customer('gross_margin_eur', 'ordering_customers') }} as margin_per_customer,
         {{ retention_rate('customers_start', 'customers_end', 'new_customers') }} as retention_rate,
         {{ discount_rate('period_grain') }} as discount_rate
     from segment_periods
@@ -31,9 +30,8 @@ final as (
         cast(orders as {{ dbt.type_bigint() }}) as orders,
         cast(revenue as decimal(18, 2)) as revenue,
         cast(gross_margin as decimal(18, 2)) as gross_margin,
-        case when orders > 0 then {{ as_double('revenue') }} / orders end as avg_order_value,
-        case when active_customers > 0 then {{ as_double('orders') }} / active_customers end
-            as purchase_frequency,
+        {{ avg_order_value('revenue', 'orders') }} as avg_order_value,
+        {{ purchase_frequency('orders', 'active_customers') }} as purchase_frequency,
         cast(margin_per_customer as {{ type_double() }}) as margin_per_customer,
         cast(retention_rate as {{ type_double() }}) as retention_rate,
         cast(discount_rate as {{ type_double() }}) as discount_rate,

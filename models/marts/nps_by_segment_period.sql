@@ -21,8 +21,7 @@ final as (
         cast({{ nps('promoters', 'detractors', 'responses') }} as {{ type_double() }}) as nps,
         cast({{ nps_margin_of_error('promoters', 'detractors', 'responses') }} as {{ type_double() }})
             as nps_margin_of_error,
-        cast(case when responses > 0 then {{ as_double('score_total') }} / responses end as {{ type_double() }})
-            as avg_score,
+        cast({{ avg_score('score_total', 'responses') }} as {{ type_double() }}) as avg_score,
         cast({{ share_pct('respondents_active_at_end', 'customers_end') }} as {{ type_double() }})
             as survey_coverage
     from segment_periods
