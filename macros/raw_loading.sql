@@ -2,16 +2,14 @@
     `nps-warehouse load --engine spark`: append text-column Parquet files to the raw tables of
     the spark target (dbt seed's tables; every raw table is created with string columns and
     _loaded_at when missing), stamped with the load time. With replace, the tables the files feed are emptied first.
-    tables: {table: [columns in order]}; files: a list of {table, path}, as the loader passes
+    tables: {table: [columns in order]}; ddl: the statements that create the raw tables
+    (nps_warehouse.contract.raw_table_ddl); files: a list of {table, path}, as the loader passes
     them in --args.
 -#}
-{% macro load_raw_parquet(tables, files, replace=false) %}
+{% macro load_raw_parquet(tables, ddl, files, replace=false) %}
     {% do run_query("create database if not exists raw") %}
-    {% for table, columns in tables.items() %}
-        {% do run_query(
-            "create table if not exists raw." ~ table ~ " ("
-            ~ (columns | join(" string, ")) ~ " string, _loaded_at timestamp) using parquet"
-        ) %}
+    {% for statement in ddl %}
+        {% do run_query(statement) %}
     {% endfor %}
     {% set emptied = [] %}
     {% for file in files %}

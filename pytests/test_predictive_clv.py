@@ -1,8 +1,8 @@
 """Predictive CLV: the BG/NBD and Gamma-Gamma code against the published CDNOW results and
 against values computed by hand, and the warehouse's behaviour with too little data.
 
-CDNOW (pytests/data/cdnow/, with its source): the raw transactions go through the same summary SQL as the
-warehouse (the macro purchase_summary, compiled by dbt) and the same fitting code; the
+CDNOW (pytests/data/cdnow/, with its source): the raw transactions go through the same summary
+SQL as the warehouse (the macro purchase_summary, compiled by dbt) and the same fitting code; the
 parameters must match the published estimates within 1% (Fader, Hardie and Lee 2005; Fader and
 Hardie 2013), the log-likelihood within 0.1.
 """

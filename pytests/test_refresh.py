@@ -24,6 +24,7 @@ import duckdb
 import pytest
 
 from nps_warehouse import generator
+from nps_warehouse.contract import RAW_COLUMNS
 from nps_warehouse.refresh import (
     EXIT_BAD_INPUT,
     EXIT_GATE_FAILED,
@@ -42,9 +43,8 @@ MARTS = (
     "survey_responses",
 )
 EMAIL_LIKE = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
-ORDER_COLUMNS = generator.TABLE_COLUMNS["raw_orders"]
-RESPONSE_COLUMNS = generator.TABLE_COLUMNS["raw_survey_responses"]
-CUSTOMER_COLUMNS = generator.TABLE_COLUMNS["raw_customers"]
+ORDER_COLUMNS = RAW_COLUMNS["raw_orders"]
+RESPONSE_COLUMNS = RAW_COLUMNS["raw_survey_responses"]
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def write_delivery(
     folder: Path, table: str, rows: list[dict[str, str]], name: str | None = None
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    columns = generator.TABLE_COLUMNS.get(table, ("customer_id", "requested_at"))
+    columns = RAW_COLUMNS[table]
     path = folder / f"{name or table}.csv"
     lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
     path.write_text("\n".join(lines) + "\n")

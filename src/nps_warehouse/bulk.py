@@ -28,6 +28,14 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from nps_warehouse.contract import (
+    COUNTRIES,
+    CUSTOMERS,
+    ORDERS,
+    RESPONSES,
+    SEGMENTS,
+    STATUSES,
+)
 from nps_warehouse.generator import (
     _ACTIVITY_SHAPE,
     _AMOUNT_CUSTOMER_SIGMA,
@@ -67,12 +75,6 @@ from nps_warehouse.generator import (
     _STEM_SLUGS,
     _STEMS,
     CHANNELS,
-    COUNTRIES,
-    CUSTOMERS,
-    ORDERS,
-    RESPONSES,
-    SEGMENTS,
-    STATUSES,
     TABLE_COLUMNS,
     _categorical,
     _customer_codes,

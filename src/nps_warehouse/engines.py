@@ -28,13 +28,8 @@ from pathlib import Path
 
 import duckdb
 
-from nps_warehouse.rawfiles import (
-    LOADED_AT,
-    RAW_COLUMNS,
-    RawFile,
-    file_reader,
-    refuse_unreadable_lines,
-)
+from nps_warehouse.contract import RAW_COLUMNS, raw_table_ddl
+from nps_warehouse.rawfiles import RawFile, file_reader, refuse_unreadable_lines
 
 REL_TOL = 1e-9
 SCHEMA = "marts"
@@ -156,12 +151,10 @@ def load_postgres(files: list[RawFile], replace: bool, say=print) -> dict[str, i
     try:
         with connection, connection.cursor() as cursor, tempfile.TemporaryDirectory() as scratch:
             cursor.execute("create schema if not exists raw")
-            for table, columns in RAW_COLUMNS.items():
-                typed = ", ".join(f"{column} varchar" for column in columns)
-                cursor.execute(
-                    f"create table if not exists raw.{table} ({typed}, "
-                    f"{LOADED_AT} timestamp with time zone default current_timestamp)"
-                )
+            for statement in raw_table_ddl(
+                "varchar", "timestamp with time zone default current_timestamp"
+            ):
+                cursor.execute(statement)
             for table in tables:
                 if replace:
                     cursor.execute(f"truncate raw.{table}")
@@ -198,7 +191,8 @@ def load_spark(files: list[RawFile], replace: bool, say=print) -> dict[str, int]
         entries.append({"table": raw.table, "path": str(text)})
         say(f"[{number}/{len(files)}] {raw.path.name}: {rows:,} rows prepared for raw.{raw.table}")
     tables = {table: list(columns) for table, columns in RAW_COLUMNS.items()}
-    arguments = json.dumps({"tables": tables, "files": entries, "replace": replace})
+    ddl = raw_table_ddl("string", "timestamp", " using parquet")
+    arguments = json.dumps({"tables": tables, "ddl": ddl, "files": entries, "replace": replace})
     dbt = Path(sys.executable).parent / "dbt"
     command = [str(dbt), "run-operation", "load_raw_parquet", "--target", "spark"]
     done = subprocess.run([*command, "--args", arguments], check=False)

@@ -116,6 +116,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nps_warehouse.contract import (
+    COUNTRIES,
+    CUSTOMERS,
+    ORDERS,
+    RAW_COLUMNS,
+    RESPONSES,
+    SEGMENTS,
+    STATUSES,
+)
+
 __all__ = [
     "DIRTY_KINDS",
     "TABLE_COLUMNS",
@@ -130,26 +140,11 @@ __all__ = [
 # Public contract
 # --------------------------------------------------------------------------------------------
 
-CUSTOMERS = "raw_customers"
-ORDERS = "raw_orders"
-RESPONSES = "raw_survey_responses"
-
+# The tables the generator writes (their columns: the raw contract, nps_warehouse.contract).
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    CUSTOMERS: (
-        "customer_id",
-        "company_name",
-        "contact_email",
-        "segment",
-        "country",
-        "signup_date",
-    ),
-    ORDERS: ("order_id", "customer_id", "order_date", "status", "amount_eur", "cost_eur"),
-    RESPONSES: ("response_id", "customer_id", "responded_at", "score", "channel", "comment"),
+    table: RAW_COLUMNS[table] for table in (CUSTOMERS, ORDERS, RESPONSES)
 }
 
-SEGMENTS: tuple[str, ...] = ("Enterprise", "Mid-Market", "SMB")
-COUNTRIES: tuple[str, ...] = ("DE", "AT", "CH")
-STATUSES: tuple[str, ...] = ("completed", "cancelled", "returned")
 CHANNELS: tuple[str, ...] = ("email", "web", "phone", "in_app")
 
 # Every dirty kind per table with the expected fate (the documented catalogue).

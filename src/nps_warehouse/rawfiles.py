@@ -38,22 +38,14 @@ from pathlib import Path
 
 import duckdb
 
-from nps_warehouse.generator import TABLE_COLUMNS
+from nps_warehouse.contract import (
+    BATCH_ID,
+    ERASURES,
+    LOADED_AT,
+    PERSONAL_COLUMNS,
+    RAW_COLUMNS,
+)
 
-ERASURE_TABLE = "raw_erasure_requests"
-# When a row entered the warehouse (UTC), and the batch it came with: set at intake, not
-# delivered. Source freshness reads _loaded_at, and incremental staging finds new rows by it.
-LOADED_AT = "_loaded_at"
-BATCH_ID = "_batch_id"
-RAW_COLUMNS: dict[str, tuple[str, ...]] = {
-    **TABLE_COLUMNS,
-    ERASURE_TABLE: ("customer_id", "requested_at"),
-}
-# Personal data per raw table, blanked for customers with an erasure request.
-PERSONAL_COLUMNS = {
-    "raw_customers": ("company_name", "contact_email"),
-    "raw_survey_responses": ("comment",),
-}
 SUFFIXES = (".csv", ".parquet")
 SCHEMA_FILE = "_schema.parquet"
 BATCHES = "_batches"
@@ -326,7 +318,7 @@ class RawStore:
     def commit(self, batch: Batch) -> None:
         """Make a batch part of the raw store: write its mark (atomically). A batch with
         erasure requests first notes that files need scrubbing (`scrub_pending`)."""
-        if batch.rows.get(ERASURE_TABLE):
+        if batch.rows.get(ERASURES):
             (self.root / SCRUB_PENDING).touch()
         mark = self._mark(batch.batch_id)
         scratch = mark.with_suffix(".json.tmp")
@@ -342,7 +334,7 @@ class RawStore:
 
     def erased_ids(self) -> set[str]:
         """Cleaned ids (trimmed, upper case) of every customer with an erasure request."""
-        folder = self.table_folder(ERASURE_TABLE)
+        folder = self.table_folder(ERASURES)
         if not folder.is_dir():
             return set()
         with duckdb.connect() as connection:

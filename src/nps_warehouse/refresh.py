@@ -51,6 +51,7 @@ from pathlib import Path
 import duckdb
 
 from nps_warehouse import rawfiles
+from nps_warehouse.contract import RAW_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 # Schemas a BI tool may read in the serving file; nothing else is copied into it.
@@ -487,7 +488,7 @@ def _intake(
             return None
         batch = store.take_in(files, build_id, built_at)
     except rawfiles.RawFileError as error:
-        store.discard(rawfiles.Batch(build_id, built_at, dict.fromkeys(rawfiles.RAW_COLUMNS, 0)))
+        store.discard(rawfiles.Batch(build_id, built_at, dict.fromkeys(RAW_COLUMNS, 0)))
         raise RefreshFailed(
             f"Refused the delivery: {error}. Nothing was built and the serving file and the state "
             "are untouched; fix the file and deliver it again.",

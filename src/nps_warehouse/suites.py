@@ -24,7 +24,7 @@ from typing import Literal
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from nps_warehouse.generator import COUNTRIES, SEGMENTS, STATUSES
+from nps_warehouse.contract import COUNTRIES, SEGMENTS, STATUSES
 
 Layer = Literal["intake", "marts"]
 

@@ -25,6 +25,7 @@ from great_expectations.data_context.types.base import (
 )
 
 from nps_warehouse import rawfiles, suites
+from nps_warehouse.contract import RAW_COLUMNS
 from nps_warehouse.suites import SuiteSpec
 
 DOCS_SITE = "warehouse"
@@ -140,7 +141,7 @@ def batch_frames(store: rawfiles.RawStore, batch: rawfiles.Batch) -> dict[str, p
         for table, rows in batch.rows.items():
             path = store.batch_file(table, batch.batch_id)
             if rows >= suites.MIN_ROWS_FOR_SHAPES:
-                columns = ", ".join(rawfiles.RAW_COLUMNS[table])
+                columns = ", ".join(RAW_COLUMNS[table])
                 frames[table] = connection.execute(
                     f"select {columns} from read_parquet(?) using sample reservoir"
                     f"({suites.SHAPE_SAMPLE_ROWS} rows) repeatable (2026)",
