@@ -36,6 +36,8 @@ MARTS = (
     "clv_by_segment_period",
     "customers",
     "predicted_clv_by_segment",
+    "revenue_by_respondent_category",
+    "blind_spot_accounts",
 )
 ROLLUP = "All"
 # Segment colours in order of appearance (the rollup first); the same segment keeps its colour
@@ -459,19 +461,18 @@ def predicted_clv(connection: duckdb.DuckDBPyConnection, segment_list: list[str]
 def revenue_by_category(
     connection: duckdb.DuckDBPyConnection, segment_list: list[str]
 ) -> go.Figure:
-    """Lifetime revenue per account, and shares of accounts and revenue, by latest category."""
+    """Lifetime revenue per account, and shares of accounts and revenue, by latest category
+    (the mart revenue_by_respondent_category)."""
     frame = connection.execute(
         """
         select
-            coalesce(latest_category, 'never surveyed') as category,
-            count(*) as accounts,
-            sum(lifetime_revenue_eur) as revenue_eur,
-            avg(lifetime_revenue_eur) as revenue_per_account_eur,
-            100.0 * count(*) / sum(count(*)) over () as pct_accounts,
-            100.0 * sum(lifetime_revenue_eur) / sum(sum(lifetime_revenue_eur)) over ()
-                as pct_revenue
-        from marts.customers
-        group by all
+            replace(respondent_category, '_', ' ') as category,
+            account_count as accounts,
+            revenue_eur,
+            revenue_per_account_eur,
+            pct_of_accounts as pct_accounts,
+            pct_of_revenue as pct_revenue
+        from marts.revenue_by_respondent_category
         """
     ).df()
     order = {category: rank for rank, category in enumerate(CATEGORY_COLOURS)}
@@ -530,31 +531,8 @@ def revenue_by_category(
     return _style(figure, height=440)
 
 
-# The rule of analyses/blind_spots.sql: the top 20% of ordering customers by lifetime revenue
-# that were never surveyed or gave no answer in the 12 months up to the latest data date.
-BLIND_SPOTS = """
-    select
-        *,
-        case
-            when last_responded_at is null then 'never surveyed'
-            else 'no answer in 12 months'
-        end as blind_spot
-    from (
-        select *, percent_rank() over (order by lifetime_revenue_eur) as revenue_percent_rank
-        from marts.customers
-        where lifetime_orders > 0
-    ) as ranked
-    where
-        revenue_percent_rank >= 0.8
-        and (
-            last_responded_at is null
-            or cast(last_responded_at as date) <= latest_data_date - interval 12 month
-        )
-"""
-
-
 def blind_spots(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
-    """The largest blind-spot accounts by lifetime revenue, as a table."""
+    """The largest blind-spot accounts by lifetime revenue (the mart blind_spot_accounts)."""
     frame = connection.execute(
         f"""
         select
@@ -565,7 +543,7 @@ def blind_spots(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) 
             case when is_active then 'yes' else 'no' end as active,
             coalesce(strftime(last_responded_at, '%Y-%m-%d'), 'never') as last_answer,
             blind_spot
-        from ({BLIND_SPOTS}) as blind
+        from marts.blind_spot_accounts
         order by lifetime_revenue_eur desc, customer_id
         limit {BLIND_SPOT_ROWS}
         """
@@ -612,7 +590,7 @@ def blind_spots(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) 
 def blind_spot_summary(connection: duckdb.DuckDBPyConnection) -> str:
     """One sentence on all blind-spot accounts: how many, why, and the revenue they hold."""
     total, never, revenue, share = connection.execute(
-        f"""
+        """
         select
             count(*),
             count(*) filter (where blind_spot = 'never surveyed'),
@@ -622,7 +600,7 @@ def blind_spot_summary(connection: duckdb.DuckDBPyConnection) -> str:
                 / (select sum(lifetime_revenue_eur) from marts.customers),
                 0
             )
-        from ({BLIND_SPOTS}) as blind
+        from marts.blind_spot_accounts
         """
     ).fetchone()
     return (
