@@ -18,7 +18,13 @@ customers as (
     from {{ ref('customers') }}
 )
 
-select *
+select
+    categories.accounts as category_accounts,
+    customers.accounts as customer_accounts,
+    categories.revenue_eur as category_revenue_eur,
+    customers.revenue_eur as customer_revenue_eur,
+    categories.pct_of_accounts,
+    categories.pct_of_revenue
 from categories
 cross join customers
 where
