@@ -126,6 +126,52 @@
 {%- endmacro %}
 
 {#-
+    The CTEs from a staging model's cleaned rows to their numbered copies, each with whether its
+    customer exists (CTE copies). Reads the model's CTEs cleaned, known_customers and the raw
+    rows (raw); in an incremental run also judged_keys, and the stored rows of those keys come
+    back from the model's own table (stored_columns: the columns of cleaned).
+-#}
+{% macro judged_copies(raw, key, stored_columns, raw_columns) -%}
+    {% if is_incremental() %}
+        stored as (
+            {{ stored_rows_to_judge(stored_columns, key) }}
+        ),
+    {% endif %}
+
+    judged as {{ not_materialized() }} (
+        select * from cleaned
+        {% if is_incremental() %}
+            union all
+            select * from stored
+        {% endif %}
+    ),
+
+    -- Full build: the keys delivered more than once, from the raw keys alone; incremental run:
+    -- those among the few rows judged.
+    repeated_keys as (
+        {% if is_incremental() %}
+            {{ repeated_keys('judged', key) }}
+        {% else %}
+            {%- set raw_keys = "(select " ~ clean_id(key) ~ " as " ~ key ~ " from " ~ raw ~ ") as raw_keys" %}
+            {{ repeated_keys(raw_keys, key) }}
+        {% endif %}
+    ),
+
+    numbered as (
+        {{ numbered_copies('judged', key, 'row_fingerprint', raw_columns) }}
+    ),
+
+    copies as (
+        select
+            numbered.*,
+            known_customers.customer_id is not null as has_known_customer
+        from numbered
+        left join known_customers
+            on numbered.customer_id = known_customers.customer_id
+    )
+{%- endmacro %}
+
+{#-
     The hint for a CTE that is read more than once and must not be stored because it holds every
     row of a large table (scanned again instead): in a full build, and with in_incremental_runs
     also in an incremental run (an incremental staging run's CTEs are small: stored once).

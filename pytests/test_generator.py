@@ -325,21 +325,6 @@ def test_different_seed_gives_different_data(tmp_path: Path) -> None:
         assert first[table].read_bytes() != second[table].read_bytes()
 
 
-def test_table_columns_contract() -> None:
-    assert TABLE_COLUMNS == {
-        CUSTOMERS: (
-            "customer_id",
-            "company_name",
-            "contact_email",
-            "segment",
-            "country",
-            "signup_date",
-        ),
-        ORDERS: ("order_id", "customer_id", "order_date", "status", "amount_eur", "cost_eur"),
-        RESPONSES: ("response_id", "customer_id", "responded_at", "score", "channel", "comment"),
-    }
-
-
 def test_frames_are_all_text_in_contract_order(dataset: Dataset) -> None:
     for table, frame in frames(dataset).items():
         assert tuple(frame.columns) == TABLE_COLUMNS[table]

@@ -56,49 +56,15 @@ cleaned as {{ not_materialized() }} (
     from raw_with_erasures
 ),
 
-{% if is_incremental() %}
-    stored as (
-        {{ stored_rows_to_judge([
-            'raw_order_id', 'raw_customer_id', 'raw_order_date', 'raw_status', 'raw_amount_eur',
-            'raw_cost_eur', 'order_id', 'customer_id', 'order_date', 'status', 'amount_eur',
-            'cost_eur', 'row_fingerprint', '_loaded_at',
-        ], 'order_id') }}
-    ),
-{% endif %}
-
-judged as {{ not_materialized() }} (
-    select * from cleaned
-    {% if is_incremental() %}
-        union all
-        select * from stored
-    {% endif %}
-),
-
--- Full build: the keys delivered more than once, from the raw keys alone; incremental run:
--- those among the few rows judged.
-repeated_keys as (
-    {% if is_incremental() %}
-        {{ repeated_keys('judged', 'order_id') }}
-    {% else %}
-        {%- set raw_keys = "(select " ~ clean_id('order_id') ~ " as order_id from raw_orders) as raw_keys" %}
-        {{ repeated_keys(raw_keys, 'order_id') }}
-    {% endif %}
-),
-
-numbered as (
-    {{ numbered_copies('judged', 'order_id', 'row_fingerprint', [
-            'raw_order_id', 'raw_customer_id', 'raw_order_date', 'raw_status', 'raw_amount_eur', 'raw_cost_eur',
-        ]) }}
-),
-
-copies as (
-    select
-        numbered.*,
-        known_customers.customer_id is not null as has_known_customer
-    from numbered
-    left join known_customers
-        on numbered.customer_id = known_customers.customer_id
-),
+-- The rows judged (with, in an incremental run, the stored copies of their keys), numbered
+-- per key, each with whether its customer exists: CTE copies (macro judged_copies).
+{{ judged_copies('raw_orders', 'order_id', [
+        'raw_order_id', 'raw_customer_id', 'raw_order_date', 'raw_status', 'raw_amount_eur',
+        'raw_cost_eur', 'order_id', 'customer_id', 'order_date', 'status', 'amount_eur',
+        'cost_eur', 'row_fingerprint', '_loaded_at',
+    ], [
+        'raw_order_id', 'raw_customer_id', 'raw_order_date', 'raw_status', 'raw_amount_eur', 'raw_cost_eur',
+    ]) }},
 
 checked as (
     select

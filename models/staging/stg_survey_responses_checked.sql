@@ -57,50 +57,15 @@ cleaned as {{ not_materialized() }} (
     from raw_with_erasures
 ),
 
-{% if is_incremental() %}
-    stored as (
-        {{ stored_rows_to_judge([
-            'raw_response_id', 'raw_customer_id', 'raw_responded_at', 'raw_score', 'raw_channel',
-            'response_id', 'customer_id', 'responded_at', 'score_text', 'score_number', 'channel',
-            'has_comment', 'row_fingerprint', '_loaded_at',
-        ], 'response_id') }}
-    ),
-{% endif %}
-
-judged as {{ not_materialized() }} (
-    select * from cleaned
-    {% if is_incremental() %}
-        union all
-        select * from stored
-    {% endif %}
-),
-
--- Full build: the keys delivered more than once, from the raw keys alone; incremental run:
--- those among the few rows judged.
-repeated_keys as (
-    {% if is_incremental() %}
-        {{ repeated_keys('judged', 'response_id') }}
-    {% else %}
-        {%- set raw_keys = "(select " ~ clean_id('response_id') ~ " as response_id "
-            ~ "from raw_survey_responses) as raw_keys" %}
-        {{ repeated_keys(raw_keys, 'response_id') }}
-    {% endif %}
-),
-
-numbered as (
-    {{ numbered_copies('judged', 'response_id', 'row_fingerprint', [
-            'raw_response_id', 'raw_customer_id', 'raw_responded_at', 'raw_score', 'raw_channel', 'has_comment',
-        ]) }}
-),
-
-copies as (
-    select
-        numbered.*,
-        known_customers.customer_id is not null as has_known_customer
-    from numbered
-    left join known_customers
-        on numbered.customer_id = known_customers.customer_id
-),
+-- The rows judged (with, in an incremental run, the stored copies of their keys), numbered
+-- per key, each with whether its customer exists: CTE copies (macro judged_copies).
+{{ judged_copies('raw_survey_responses', 'response_id', [
+        'raw_response_id', 'raw_customer_id', 'raw_responded_at', 'raw_score', 'raw_channel',
+        'response_id', 'customer_id', 'responded_at', 'score_text', 'score_number', 'channel',
+        'has_comment', 'row_fingerprint', '_loaded_at',
+    ], [
+        'raw_response_id', 'raw_customer_id', 'raw_responded_at', 'raw_score', 'raw_channel', 'has_comment',
+    ]) }},
 
 checked as (
     select
