@@ -416,6 +416,15 @@ def test_a_second_refresh_while_one_runs_is_refused_at_once(warehouse):
     assert file_digest(warehouse.serving) == before
 
 
+def test_a_refresh_of_an_empty_raw_store_without_a_delivery_says_what_to_do(tmp_path):
+    empty = Warehouse(tmp_path / "empty")
+    result = run_refresh(empty)
+    assert result.returncode == EXIT_BAD_INPUT, result.stdout[-2000:] + result.stderr
+    assert "holds no delivery yet" in result.stderr and "--new-data" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not empty.serving.exists()
+
+
 READER = r"""
 import json, sys, time, traceback
 from pathlib import Path

@@ -559,6 +559,12 @@ def refresh(config: RefreshConfig, say: Say = _say) -> RefreshResult:
         mark = time.perf_counter()
         if config.new_data:
             batch = _intake(config, store, build_id, built_at, say)
+        if batch is None and not store.committed():
+            raise RefreshFailed(
+                f"Nothing to build: the raw store {config.raw_store} holds no delivery yet. Take "
+                "in a first one with --new-data <folder> (the demo's: --new-data seeds).",
+                EXIT_BAD_INPUT,
+            )
         loaded_rows = batch.rows if batch else {}
         if batch is not None:
             rows = ", ".join(f"{table} {count:,}" for table, count in batch.rows.items())
