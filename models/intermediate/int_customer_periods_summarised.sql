@@ -75,10 +75,15 @@ responses_by_month as (
         customer_id,
         cast({{ dbt.date_trunc('month', 'response_date') }} as date) as month_start,
         count(*) as responses,
-        sum(case when respondent_category = 'promoter' then 1 else 0 end) as promoters,
-        sum(case when respondent_category = 'passive' then 1 else 0 end) as passives,
-        sum(case when respondent_category = 'detractor' then 1 else 0 end) as detractors,
-        sum(score) as score_total
+        -- Counts and score sums as bigint: DuckDB sums integers into 128-bit integers, whose
+        -- arithmetic made the customer-period aggregate below about 10% slower at 10M orders.
+        cast(sum(case when respondent_category = 'promoter' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as promoters,
+        cast(sum(case when respondent_category = 'passive' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as passives,
+        cast(sum(case when respondent_category = 'detractor' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as detractors,
+        cast(sum(score) as {{ dbt.type_bigint() }}) as score_total
     from responses
     group by customer_id, cast({{ dbt.date_trunc('month', 'response_date') }} as date)
 ),
@@ -162,10 +167,10 @@ customer_periods as (
         sum(revenue_eur) as revenue_eur,
         sum(gross_margin_eur) as gross_margin_eur,
         cast(sum(responses) as {{ dbt.type_bigint() }}) as responses,
-        sum(promoters) as promoters,
-        sum(passives) as passives,
-        sum(detractors) as detractors,
-        sum(score_total) as score_total
+        cast(sum(promoters) as {{ dbt.type_bigint() }}) as promoters,
+        cast(sum(passives) as {{ dbt.type_bigint() }}) as passives,
+        cast(sum(detractors) as {{ dbt.type_bigint() }}) as detractors,
+        cast(sum(score_total) as {{ dbt.type_bigint() }}) as score_total
     from facts
     group by customer_id, period_grain, period_start
 ),
