@@ -52,12 +52,17 @@ RUN_STAMPS = ("checked_at", "computed_at")
 
 
 def duckdb_settings() -> dict[str, str]:
-    """The DuckDB settings dbt uses: profiles/profiles.yml reads them from these variables,
-    with these defaults (printed with the results)."""
+    """The DuckDB settings dbt uses, rendered from the profile's dev target as dbt renders
+    them (env_var with the profile's defaults; printed with the results)."""
+    import jinja2
+    import yaml
+
+    profiles = Path(os.environ.get("DBT_PROFILES_DIR", REPO / "profiles")) / "profiles.yml"
+    settings = yaml.safe_load(profiles.read_text())["nps_warehouse"]["outputs"]["dev"]["settings"]
+    render = jinja2.Environment().from_string
     return {
-        "threads": os.environ.get("DUCKDB_THREADS", "2"),
-        "memory_limit": os.environ.get("DUCKDB_MEMORY_LIMIT", "3GB"),
-        "preserve_insertion_order": os.environ.get("DUCKDB_PRESERVE_INSERTION_ORDER", "true"),
+        name: render(str(settings[name])).render(env_var=os.environ.get)
+        for name in ("threads", "memory_limit", "preserve_insertion_order")
     }
 
 
