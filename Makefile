@@ -35,7 +35,7 @@ test: venv
 	$(BIN)/nps-warehouse validate
 	$(BIN)/dbt docs generate --static
 	scripts/browser-up
-	$(BIN)/python -m pytest -v --durations=10
+	$(BIN)/python -m pytest -v --durations=10 --numprocesses 2
 	$(MAKE) engines
 
 ## engines: the demo data built on PostgreSQL and on Spark with every unit and data test, each

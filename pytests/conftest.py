@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,13 @@ import duckdb
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# pytest-xdist's workers run under a __main__ module without __spec__ or __file__, which
+# PySpark (imported by Great Expectations whenever it is installed) takes for a doctest run
+# and exits. Name the file, as any script's __main__ has one.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "pytest-xdist-worker"
 
 
 def warehouse_path() -> Path:

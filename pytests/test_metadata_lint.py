@@ -78,3 +78,19 @@ def test_a_misnamed_staging_model_and_an_unenforced_mart_fail(manifest, tmp_path
     assert result.returncode != 0
     assert "name_and_materialisation_match_layer" in result.stdout
     assert "mart_has_enforced_contract" in result.stdout
+
+
+def test_a_table_that_branches_on_is_incremental_fails_unless_a_refresh_builds_it_so(
+    manifest, tmp_path
+):
+    # int_customer_periods_summarised: a table on the demo, incremental in a refresh (listed in
+    # var audited_stamps); the same code in a model a refresh does not build incrementally fails.
+    periods = node(manifest, "int_customer_periods_summarised")
+    assert "is_incremental()" in periods["raw_code"]
+    assert periods["config"]["materialized"] == "table"
+    assert lint(manifest, tmp_path).returncode == 0
+    spine = node(manifest, "int_segment_periods_aggregated")
+    spine["raw_code"] += "\n{% if is_incremental() %}{% endif %}"
+    result = lint(manifest, tmp_path)
+    assert result.returncode != 0
+    assert "branches_on_is_incremental_only_when_incremental" in result.stdout
