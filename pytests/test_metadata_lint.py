@@ -94,3 +94,33 @@ def test_a_table_that_branches_on_is_incremental_fails_unless_a_refresh_builds_i
     result = lint(manifest, tmp_path)
     assert result.returncode != 0
     assert "branches_on_is_incremental_only_when_incremental" in result.stdout
+
+
+def test_a_fact_mart_view_is_keyed_by_the_one_model_it_reads(manifest, tmp_path):
+    # completed_orders: a mart view of stg_orders, whose key tests cover it.
+    facts = node(manifest, "completed_orders")
+    assert facts["config"]["materialized"] == "view"
+    assert facts["depends_on"]["nodes"] == ["model.nps_warehouse.stg_orders"]
+    assert lint(manifest, tmp_path).returncode == 0
+    # Without stg_orders' key tests, both fail the primary key rule.
+    manifest["nodes"] = {
+        key: value
+        for key, value in manifest["nodes"].items()
+        if not (
+            value["resource_type"] == "test"
+            and value.get("attached_node") == "model.nps_warehouse.stg_orders"
+            and value.get("column_name") == "order_id"
+        )
+    }
+    result = lint(manifest, tmp_path)
+    assert result.returncode != 0
+    assert "has_primary_key_test" in result.stdout
+    assert "completed_orders" in result.stdout
+
+
+def test_a_mart_view_of_two_models_fails(manifest, tmp_path):
+    facts = node(manifest, "completed_orders")
+    facts["depends_on"]["nodes"].append("model.nps_warehouse.stg_customers")
+    result = lint(manifest, tmp_path)
+    assert result.returncode != 0
+    assert "name_and_materialisation_match_layer" in result.stdout

@@ -11,6 +11,7 @@ do not add up from months or segments.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -137,3 +138,12 @@ def test_without_a_segment_group_metrics_are_the_all_rollup_by_quarter(semantic,
     clv = mart_rows(warehouse, "clv_by_segment_period", "quarter", ("All",))
     ordering = clv["active_customers"] > 0
     assert assert_equal(all_customers, "active_customers", clv, "active_customers", ordering)
+
+
+def test_every_semantic_model_reads_a_mart():
+    # BI reads marts only (contracted, no personal data); the semantic layer is BI.
+    manifest = json.loads((REPO / "target" / "manifest.json").read_text())
+    for name, semantic_model in manifest["semantic_models"].items():
+        for parent in semantic_model["depends_on"]["nodes"]:
+            path = manifest["nodes"][parent]["original_file_path"]
+            assert path.startswith("models/marts/"), f"{name} reads {path}"
