@@ -27,17 +27,43 @@
     ({{ share_pct(promoters, responses) }} - {{ share_pct(detractors, responses) }})
 {%- endmacro %}
 
-{% macro nps_margin_of_error(promoters, detractors, responses) -%}
+{#- The sampling variance of an NPS share difference: (p + d - (p - d)^2) / n. -#}
+{% macro nps_sampling_variance(promoters, detractors, responses) -%}
     case
-        when {{ responses }} > 0 then 100 * 1.96 * sqrt(greatest(
+        when {{ responses }} > 0 then greatest(
             (
                 {{ as_double(promoters) }} / {{ responses }}
                 + {{ as_double(detractors) }} / {{ responses }}
                 - power({{ as_double(promoters ~ ' - ' ~ detractors) }} / {{ responses }}, 2)
             ) / {{ responses }},
             0
-        ))
+        )
     end
+{%- endmacro %}
+
+{#- A 95% margin in NPS points from a sampling variance of the share difference. -#}
+{% macro margin_95_points(variance) -%}
+    100 * 1.96 * sqrt({{ variance }})
+{%- endmacro %}
+
+{% macro nps_margin_of_error(promoters, detractors, responses) -%}
+    {{ margin_95_points(nps_sampling_variance(promoters, detractors, responses)) }}
+{%- endmacro %}
+
+{% macro nps_change(promoters, detractors, responses, previous_promoters, previous_detractors, previous_responses) -%}
+    ({{ nps(promoters, detractors, responses) }} - {{ nps(previous_promoters, previous_detractors, previous_responses) }})
+{%- endmacro %}
+
+{% macro nps_change_margin_of_error(promoters, detractors, responses, previous_promoters, previous_detractors, previous_responses) -%}
+    {{ margin_95_points(
+        '(' ~ nps_sampling_variance(promoters, detractors, responses) ~ ' + '
+        ~ nps_sampling_variance(previous_promoters, previous_detractors, previous_responses) ~ ')'
+    ) }}
+{%- endmacro %}
+
+{% macro is_nps_change_significant(promoters, detractors, responses, previous_promoters, previous_detractors, previous_responses) -%}
+    (abs({{ nps_change(promoters, detractors, responses, previous_promoters, previous_detractors, previous_responses) }})
+    > {{ nps_change_margin_of_error(promoters, detractors, responses, previous_promoters, previous_detractors, previous_responses) }})
 {%- endmacro %}
 
 {#- numerator / denominator as a double; null when the denominator is 0. -#}
@@ -47,6 +73,18 @@
 
 {% macro avg_score(score_total, responses) -%}
     {{ per(score_total, responses) }}
+{%- endmacro %}
+
+{% macro account_category(score_total, responses) -%}
+    {{ respondent_category(avg_score(score_total, responses)) }}
+{%- endmacro %}
+
+{% macro account_nps(promoter_accounts, detractor_accounts, responding_accounts) -%}
+    {{ nps(promoter_accounts, detractor_accounts, responding_accounts) }}
+{%- endmacro %}
+
+{% macro avg_score_vs_benchmark(score_total, responses) -%}
+    ({{ avg_score(score_total, responses) }} - {{ var('avg_score_benchmark') }})
 {%- endmacro %}
 
 {% macro avg_order_value(revenue, orders) -%}

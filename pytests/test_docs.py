@@ -65,6 +65,11 @@ def test_every_column_in_the_warehouse_is_described(manifest: dict, catalog: dic
     [
         ("nps", "metric_nps"),
         ("nps_margin_of_error", "metric_nps_margin_of_error"),
+        ("nps_change", "metric_nps_change"),
+        ("nps_change_margin_of_error", "metric_nps_change_margin_of_error"),
+        ("is_nps_change_significant", "metric_is_nps_change_significant"),
+        ("avg_score_vs_benchmark", "metric_avg_score_vs_benchmark"),
+        ("account_nps", "metric_account_nps"),
         ("retention_rate", "metric_retention_rate"),
         ("churn_rate", "metric_churn_rate"),
         ("clv", "metric_clv"),

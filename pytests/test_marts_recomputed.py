@@ -3,7 +3,8 @@
 An independent second implementation of docs/METRICS.md, written from the contract
 and not from the SQL: if a model and this file disagree, one of them misreads the contract.
 Periods checked: the first, a middle and the last month, a middle quarter and a full year,
-for every segment and `All`; and a sample of customers covering every advocacy trend.
+for every segment and `All` (NPS also for every country); and a sample of customers covering
+every advocacy trend.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import pytest
 
 W = 365  # var active_window_days
 ANNUAL_DISCOUNT_RATE = 0.10  # var annual_discount_rate
+AVG_SCORE_BENCHMARK = 7.2  # var avg_score_benchmark
 SEGMENTS = ("Enterprise", "Mid-Market", "SMB", "All")
+COUNTRIES = ("DE", "AT", "CH", "All")
 MONTHS_IN = {"month": 1, "quarter": 3, "year": 12}
 
 
@@ -42,10 +45,10 @@ class Staging:
         self.latest_date = max(orders["order_date"].max(), responses["response_date"].max())
         self.order_dates = self.completed.groupby("customer_id")["order_date"].apply(sorted)
 
-    def segment_ids(self, segment: str) -> set[str]:
+    def segment_ids(self, segment: str, by: str = "segment") -> set[str]:
         if segment == "All":
             return set(self.customers.index)
-        return set(self.customers.index[self.customers["segment"] == segment])
+        return set(self.customers.index[self.customers[by] == segment])
 
     def is_active(self, customer_id: str, day: date) -> bool:
         """A completed order dated in (day - W, day]."""
@@ -79,9 +82,16 @@ def checked_periods(staging: Staging) -> list[tuple[str, date]]:
     ]
 
 
-def mart_row(warehouse, mart: str, grain: str, start: date, segment: str) -> dict:
+def previous_start(grain: str, start: date) -> date:
+    months = start.year * 12 + start.month - 1 - MONTHS_IN[grain]
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def mart_row(
+    warehouse, mart: str, grain: str, start: date, segment: str, by: str = "segment"
+) -> dict:
     frame = warehouse.execute(
-        f"select * from marts.{mart} where period_grain = ? and period_start = ? and segment = ?",
+        f"select * from marts.{mart} where period_grain = ? and period_start = ? and {by} = ?",
         [grain, start, segment],
     ).df()
     assert len(frame) == 1, f"{mart} has {len(frame)} rows for {grain} {start} {segment}"
@@ -102,21 +112,52 @@ def share(part: float, whole: float) -> float | None:
     return 100 * part / whole if whole else None
 
 
-def expected_nps(staging: Staging, grain: str, start: date, segment: str) -> dict:
+def nps_sample(staging: Staging, grain: str, start: date, ids: set[str]) -> pd.DataFrame:
+    """The period's responses of these customers, with their categories."""
     end = period_end(grain, start)
-    ids = staging.segment_ids(segment)
     r = staging.responses
     r = r[(r["response_date"] >= start) & (r["response_date"] <= end) & r["customer_id"].isin(ids)]
+    return r.assign(category=r["score"].map(category))
+
+
+def nps_and_variance(r: pd.DataFrame) -> tuple[float, float] | tuple[None, None]:
+    """NPS and the sampling variance of the share difference, (p + d - (p - d)^2) / n."""
     n = len(r)
-    categories = r["score"].map(category)
-    p, pa, d = (int((categories == c).sum()) for c in ("promoter", "passive", "detractor"))
+    if not n:
+        return None, None
+    ps, ds = (r["category"] == "promoter").mean(), (r["category"] == "detractor").mean()
+    return 100 * (ps - ds), (ps + ds - (ps - ds) ** 2) / n
+
+
+def expected_nps(
+    staging: Staging, grain: str, start: date, segment: str, by: str = "segment"
+) -> dict:
+    end = period_end(grain, start)
+    ids = staging.segment_ids(segment, by)
+    r = nps_sample(staging, grain, start, ids)
+    n = len(r)
+    p, pa, d = (int((r["category"] == c).sum()) for c in ("promoter", "passive", "detractor"))
     active_end = staging.active_on(ids, end)
     respondents = set(r["customer_id"])
-    moe = None
-    if n:
-        ps, ds = p / n, d / n
-        moe = 100 * 1.96 * math.sqrt((ps + ds - (ps - ds) ** 2) / n)
-    return {
+    nps, variance = nps_and_variance(r)
+    first = min(staging.orders["order_date"].min(), staging.responses["response_date"].min())
+    change = change_moe = significant = None
+    if previous_start(grain, start) >= period_start_of(grain, first):
+        previous, previous_variance = nps_and_variance(
+            nps_sample(staging, grain, previous_start(grain, start), ids)
+        )
+        if nps is not None and previous is not None:
+            change = nps - previous
+            change_moe = 100 * 1.96 * math.sqrt(variance + previous_variance)
+            significant = float(abs(change) > change_moe)
+    # Accounts: each respondent once, by the category of its mean score.
+    means = r.groupby("customer_id")["score"].mean()
+    accounts = means.map(lambda mean: category(mean))
+    account_nps = None
+    if len(accounts):
+        account_nps = 100 * ((accounts == "promoter").sum() - (accounts == "detractor").sum())
+        account_nps /= len(accounts)
+    expected = {
         "responses": n,
         "promoters": p,
         "passives": pa,
@@ -125,11 +166,21 @@ def expected_nps(staging: Staging, grain: str, start: date, segment: str) -> dic
         "pct_promoters": share(p, n),
         "pct_passives": share(pa, n),
         "pct_detractors": share(d, n),
-        "nps": share(p, n) - share(d, n) if n else None,
-        "nps_margin_of_error": moe,
+        "nps": nps,
+        "nps_margin_of_error": 100 * 1.96 * math.sqrt(variance) if n else None,
+        "nps_change": change,
+        "nps_change_margin_of_error": change_moe,
         "avg_score": r["score"].mean() if n else None,
+        "avg_score_vs_benchmark": r["score"].mean() - AVG_SCORE_BENCHMARK if n else None,
+        "account_nps": account_nps,
         "survey_coverage": share(len(respondents & active_end), len(active_end)),
     }
+    expected["is_nps_change_significant"] = significant
+    return expected
+
+
+def period_start_of(grain: str, day: date) -> date:
+    return date(day.year, (day.month - 1) // MONTHS_IN[grain] * MONTHS_IN[grain] + 1, 1)
 
 
 def expected_retention(staging: Staging, grain: str, start: date, segment: str) -> dict:
@@ -197,6 +248,14 @@ def test_period_mart_rows_match_the_contract(warehouse, staging, mart):
             actual = mart_row(warehouse, mart, grain, start, segment)
             assert actual["period_end"].date() == period_end(grain, start)
             assert_matches(actual, expected, f"{mart} {grain} {start} {segment}")
+
+
+def test_country_nps_rows_match_the_contract(warehouse, staging):
+    for grain, start in checked_periods(staging):
+        for country in COUNTRIES:
+            expected = expected_nps(staging, grain, start, country, by="country")
+            actual = mart_row(warehouse, "nps_by_country_period", grain, start, country, "country")
+            assert_matches(actual, expected, f"nps_by_country_period {grain} {start} {country}")
 
 
 def test_month_spine_spans_the_data(warehouse, staging):

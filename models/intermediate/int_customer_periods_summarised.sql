@@ -5,7 +5,8 @@ with
 customers as (
     select
         customer_id,
-        segment
+        segment,
+        country
     from {{ ref('stg_customers') }}
 ),
 
@@ -179,6 +180,7 @@ flagged as (
     select
         customer_periods.*,
         customers.segment,
+        customers.country,
         periods.period_end,
         first_orders.first_order_date
     from customer_periods
@@ -195,6 +197,7 @@ final as (
     select
         customer_id,
         segment,
+        country,
         period_grain,
         period_start,
         period_end,

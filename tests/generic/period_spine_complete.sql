@@ -1,10 +1,12 @@
 {#-
     The period spine of a period mart: every grain in var('period_grains'); per grain and
-    segment, consecutive periods with no gap or overlap (each starts the day after the previous
-    one ends, and ends on the last day of its grain); every period carries every segment of
-    var('segments') plus 'All'. Returns one row per problem.
+    member of the breakdown `by` (segment, or country), consecutive periods with no gap or
+    overlap (each starts the day after the previous one ends, and ends on the last day of its
+    grain); every period carries every member (default var('segments')) plus 'All'. Returns
+    one row per problem.
 -#}
-{% test period_spine_complete(model) %}
+{% test period_spine_complete(model, by='segment', members=none) %}
+{%- set members = var('segments') if members is none else members %}
 with
 
 rows_in_order as (
@@ -12,9 +14,9 @@ rows_in_order as (
         period_grain,
         period_start,
         period_end,
-        segment,
+        {{ by }} as member,
         lead(period_start) over (
-            partition by period_grain, segment order by period_start
+            partition by period_grain, {{ by }} order by period_start
         ) as next_period_start
     from {{ model }}
 ),
@@ -24,7 +26,7 @@ gaps as (
         'gap or overlap after this period' as problem,
         period_grain,
         period_start,
-        segment
+        member
     from rows_in_order
     where next_period_start <> cast({{ dbt.dateadd('day', 1, 'period_end') }} as date)
 ),
@@ -35,7 +37,7 @@ wrong_ends as (
             'period_end is not the last day of the {{ grain }}' as problem,
             period_grain,
             period_start,
-            segment
+            {{ by }} as member
         from {{ model }}
         where
             period_grain = '{{ grain }}'
@@ -47,15 +49,15 @@ wrong_ends as (
     {% endfor %}
 ),
 
-segment_counts as (
+member_counts as (
     select
-        'period without every segment and All' as problem,
+        'period without every {{ by }} and All' as problem,
         period_grain,
         period_start,
-        cast(count(distinct segment) as {{ dbt.type_string() }}) as segment
+        cast(count(distinct {{ by }}) as {{ dbt.type_string() }}) as member
     from {{ model }}
     group by period_grain, period_start
-    having count(distinct segment) <> {{ var('segments') | length + 1 }}
+    having count(distinct {{ by }}) <> {{ members | length + 1 }}
 ),
 
 grains as (
@@ -63,7 +65,7 @@ grains as (
         'a period grain is missing' as problem,
         cast(count(distinct period_grain) as {{ dbt.type_string() }}) as period_grain,
         cast(null as date) as period_start,
-        cast(null as {{ dbt.type_string() }}) as segment
+        cast(null as {{ dbt.type_string() }}) as member
     from {{ model }}
     having count(distinct period_grain) <> {{ var('period_grains') | length }}
 )
@@ -72,7 +74,7 @@ select * from gaps
 union all
 select * from wrong_ends
 union all
-select * from segment_counts
+select * from member_counts
 union all
 select * from grains
 {% endtest %}

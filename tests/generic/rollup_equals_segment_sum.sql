@@ -1,8 +1,9 @@
 {#-
-    For customer-disjoint counts: the 'All' row of each period equals the sum of the segment
-    rows. Returns every period and column where they differ (or where either side is missing).
+    For customer-disjoint counts: the 'All' row of each period equals the sum of the member
+    rows of the breakdown `by` (segment, or country). Returns every period and column where
+    they differ (or where either side is missing).
 -#}
-{% test rollup_equals_segment_sum(model, columns) %}
+{% test rollup_equals_segment_sum(model, columns, by='segment') %}
 with
 
 segment_sums as (
@@ -13,14 +14,14 @@ segment_sums as (
             sum({{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from {{ model }}
-    where segment <> 'All'
+    where {{ by }} <> 'All'
     group by period_grain, period_start
 ),
 
 rollup as (
     select *
     from {{ model }}
-    where segment = 'All'
+    where {{ by }} = 'All'
 ),
 
 compared as (

@@ -1,0 +1,166 @@
+{#-
+    The period marts' shared shape: the counts and sums of the customer x period facts per
+    period and member of a breakdown (segment or country), and the NPS columns computed from
+    them. Formulas: macros/metrics.sql.
+-#}
+
+{#-
+    One row per (period_grain, period_start, member) for each period of int_periods_enumerated
+    and each member (plus 'All') of the breakdown column `by` of int_customer_periods_summarised.
+    Every customer counts in its own member and in 'All', so 'All' is summed over all
+    customers, never derived from member values; a member without activity gets zeros.
+-#}
+{% macro periods_aggregated(by, members) -%}
+with
+
+customer_periods as (
+    select * from {{ ref('int_customer_periods_summarised') }}
+),
+
+periods as (
+    select * from {{ ref('int_periods_enumerated') }}
+),
+
+members as (
+    {% for member in members %}
+        select '{{ member }}' as member
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+reporting_members as (
+    select
+        member,
+        member as reporting_member
+    from members
+    union all
+    select
+        member,
+        'All' as reporting_member
+    from members
+),
+
+accounts as (
+    select
+        *,
+        {{ account_category('score_total', 'responses') }} as account_category
+    from customer_periods
+),
+
+totals as (
+    select
+        accounts.period_grain,
+        accounts.period_start,
+        reporting_members.reporting_member as {{ by }},
+        sum(accounts.responses) as responses,
+        sum(accounts.promoters) as promoters,
+        sum(accounts.passives) as passives,
+        sum(accounts.detractors) as detractors,
+        sum(accounts.score_total) as score_total,
+        sum(case when accounts.has_responded then 1 else 0 end) as respondents,
+        sum(case when accounts.account_category = 'promoter' then 1 else 0 end) as promoter_accounts,
+        sum(case when accounts.account_category = 'detractor' then 1 else 0 end) as detractor_accounts,
+        sum(case when accounts.has_responded and accounts.is_active_at_end then 1 else 0 end)
+            as respondents_active_at_end,
+        sum(case when accounts.is_active_at_start then 1 else 0 end) as customers_start,
+        sum(case when accounts.is_active_at_end then 1 else 0 end) as customers_end,
+        sum(case when accounts.is_new then 1 else 0 end) as new_customers,
+        sum(case when accounts.is_acquired then 1 else 0 end) as acquired_customers,
+        sum(case when accounts.is_retained then 1 else 0 end) as retained_customers,
+        sum(case when accounts.has_completed_order then 1 else 0 end) as ordering_customers,
+        sum(accounts.completed_orders) as orders,
+        sum(accounts.revenue_eur) as revenue_eur,
+        sum(accounts.gross_margin_eur) as gross_margin_eur
+    from accounts
+    inner join reporting_members
+        on accounts.{{ by }} = reporting_members.member
+    group by
+        accounts.period_grain,
+        accounts.period_start,
+        reporting_members.reporting_member
+),
+
+all_members as (
+    select distinct reporting_member as {{ by }} from reporting_members
+),
+
+final as (
+    select
+        periods.period_grain,
+        periods.period_start,
+        periods.period_end,
+        all_members.{{ by }},
+        {% for column in [
+            'responses', 'promoters', 'passives', 'detractors', 'score_total', 'respondents',
+            'promoter_accounts', 'detractor_accounts', 'respondents_active_at_end',
+            'customers_start', 'customers_end', 'new_customers', 'acquired_customers',
+            'retained_customers', 'ordering_customers', 'orders', 'revenue_eur', 'gross_margin_eur'
+        ] %}
+            coalesce(totals.{{ column }}, 0) as {{ column }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from periods
+    cross join all_members
+    left join totals
+        on periods.period_grain = totals.period_grain
+        and periods.period_start = totals.period_start
+        and all_members.{{ by }} = totals.{{ by }}
+)
+
+select * from final
+{%- endmacro %}
+
+{#-
+    The NPS mart of a breakdown `by` (segment or country): reads the CTE `aggregated` (rows of
+    periods_aggregated) and ends in CTE final. The change against the previous period compares
+    each period with the one before it of the same grain and member (the spine has no gaps).
+-#}
+{% macro nps_by_period(by) -%}
+with_previous as (
+    select
+        *,
+        lag(promoters) over previous_period as previous_promoters,
+        lag(detractors) over previous_period as previous_detractors,
+        lag(responses) over previous_period as previous_responses
+    from aggregated
+    window previous_period as (partition by period_grain, {{ by }} order by period_start)
+),
+
+final as (
+    select
+        period_grain,
+        period_start,
+        period_end,
+        {{ by }},
+        cast(responses as {{ dbt.type_bigint() }}) as responses,
+        cast(promoters as {{ dbt.type_bigint() }}) as promoters,
+        cast(passives as {{ dbt.type_bigint() }}) as passives,
+        cast(detractors as {{ dbt.type_bigint() }}) as detractors,
+        cast(respondents as {{ dbt.type_bigint() }}) as respondents,
+        cast({{ share_pct('promoters', 'responses') }} as {{ type_double() }}) as pct_promoters,
+        cast({{ share_pct('passives', 'responses') }} as {{ type_double() }}) as pct_passives,
+        cast({{ share_pct('detractors', 'responses') }} as {{ type_double() }}) as pct_detractors,
+        cast({{ nps('promoters', 'detractors', 'responses') }} as {{ type_double() }}) as nps,
+        cast({{ nps_margin_of_error('promoters', 'detractors', 'responses') }} as {{ type_double() }})
+            as nps_margin_of_error,
+        cast({{ nps_change(
+            'promoters', 'detractors', 'responses',
+            'previous_promoters', 'previous_detractors', 'previous_responses'
+        ) }} as {{ type_double() }}) as nps_change,
+        cast({{ nps_change_margin_of_error(
+            'promoters', 'detractors', 'responses',
+            'previous_promoters', 'previous_detractors', 'previous_responses'
+        ) }} as {{ type_double() }}) as nps_change_margin_of_error,
+        {{ is_nps_change_significant(
+            'promoters', 'detractors', 'responses',
+            'previous_promoters', 'previous_detractors', 'previous_responses'
+        ) }} as is_nps_change_significant,
+        cast({{ avg_score('score_total', 'responses') }} as {{ type_double() }}) as avg_score,
+        cast({{ avg_score_vs_benchmark('score_total', 'responses') }} as {{ type_double() }})
+            as avg_score_vs_benchmark,
+        cast({{ account_nps('promoter_accounts', 'detractor_accounts', 'respondents') }} as {{ type_double() }})
+            as account_nps,
+        cast({{ share_pct('respondents_active_at_end', 'customers_end') }} as {{ type_double() }})
+            as survey_coverage
+    from with_previous
+)
+{%- endmacro %}

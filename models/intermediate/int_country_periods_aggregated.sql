@@ -1,0 +1,1 @@
+{{ periods_aggregated('country', var('countries')) }}
