@@ -83,6 +83,14 @@
     {{ nps(promoter_accounts, detractor_accounts, responding_accounts) }}
 {%- endmacro %}
 
+{% macro revenue_weighted_nps(promoter_revenue, detractor_revenue, respondent_revenue) -%}
+    {{ nps(promoter_revenue, detractor_revenue, respondent_revenue) }}
+{%- endmacro %}
+
+{% macro retention_rate_12m(retained_accounts, accounts) -%}
+    {{ share_pct(retained_accounts, accounts) }}
+{%- endmacro %}
+
 {% macro avg_score_vs_benchmark(score_total, responses) -%}
     ({{ avg_score(score_total, responses) }} - {{ var('avg_score_benchmark') }})
 {%- endmacro %}

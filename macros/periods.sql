@@ -6,7 +6,8 @@
 
 {#-
     One row per (period_grain, period_start, member) for each period of int_periods_enumerated
-    and each member (plus 'All') of the breakdown column `by` of int_customer_periods_summarised.
+    and each member (plus 'All') of the breakdown column `by` of int_customer_periods_summarised
+    (the account columns from int_respondent_periods_valued).
     Every customer counts in its own member and in 'All', so 'All' is summed over all
     customers, never derived from member values; a member without activity gets zeros.
 -#}
@@ -15,6 +16,10 @@ with
 
 customer_periods as (
     select * from {{ ref('int_customer_periods_summarised') }}
+),
+
+respondent_periods as (
+    select * from {{ ref('int_respondent_periods_valued') }}
 ),
 
 periods as (
@@ -40,43 +45,57 @@ reporting_members as (
     from members
 ),
 
-accounts as (
+-- Each responding account once, by the category of its mean score in the period, with its
+-- completed-order revenue of the 12 months up to period_end.
+account_totals as (
     select
-        *,
-        {{ account_category('score_total', 'responses') }} as account_category
-    from customer_periods
+        valued.period_grain,
+        valued.period_start,
+        reporting_members.reporting_member as {{ by }},
+        sum(case when valued.account_category = 'promoter' then 1 else 0 end) as promoter_accounts,
+        sum(case when valued.account_category = 'detractor' then 1 else 0 end) as detractor_accounts,
+        sum(case when valued.account_category = 'promoter' then valued.revenue_prior_12m_eur else 0 end)
+            as promoter_revenue_12m_eur,
+        sum(case when valued.account_category = 'detractor' then valued.revenue_prior_12m_eur else 0 end)
+            as detractor_revenue_12m_eur,
+        sum(valued.revenue_prior_12m_eur) as respondent_revenue_12m_eur
+    from respondent_periods as valued
+    inner join reporting_members
+        on valued.{{ by }} = reporting_members.member
+    group by
+        valued.period_grain,
+        valued.period_start,
+        reporting_members.reporting_member
 ),
 
 totals as (
     select
-        accounts.period_grain,
-        accounts.period_start,
+        customer_periods.period_grain,
+        customer_periods.period_start,
         reporting_members.reporting_member as {{ by }},
-        sum(accounts.responses) as responses,
-        sum(accounts.promoters) as promoters,
-        sum(accounts.passives) as passives,
-        sum(accounts.detractors) as detractors,
-        sum(accounts.score_total) as score_total,
-        sum(case when accounts.has_responded then 1 else 0 end) as respondents,
-        sum(case when accounts.account_category = 'promoter' then 1 else 0 end) as promoter_accounts,
-        sum(case when accounts.account_category = 'detractor' then 1 else 0 end) as detractor_accounts,
-        sum(case when accounts.has_responded and accounts.is_active_at_end then 1 else 0 end)
+        sum(customer_periods.responses) as responses,
+        sum(customer_periods.promoters) as promoters,
+        sum(customer_periods.passives) as passives,
+        sum(customer_periods.detractors) as detractors,
+        sum(customer_periods.score_total) as score_total,
+        sum(case when customer_periods.has_responded then 1 else 0 end) as respondents,
+        sum(case when customer_periods.has_responded and customer_periods.is_active_at_end then 1 else 0 end)
             as respondents_active_at_end,
-        sum(case when accounts.is_active_at_start then 1 else 0 end) as customers_start,
-        sum(case when accounts.is_active_at_end then 1 else 0 end) as customers_end,
-        sum(case when accounts.is_new then 1 else 0 end) as new_customers,
-        sum(case when accounts.is_acquired then 1 else 0 end) as acquired_customers,
-        sum(case when accounts.is_retained then 1 else 0 end) as retained_customers,
-        sum(case when accounts.has_completed_order then 1 else 0 end) as ordering_customers,
-        sum(accounts.completed_orders) as orders,
-        sum(accounts.revenue_eur) as revenue_eur,
-        sum(accounts.gross_margin_eur) as gross_margin_eur
-    from accounts
+        sum(case when customer_periods.is_active_at_start then 1 else 0 end) as customers_start,
+        sum(case when customer_periods.is_active_at_end then 1 else 0 end) as customers_end,
+        sum(case when customer_periods.is_new then 1 else 0 end) as new_customers,
+        sum(case when customer_periods.is_acquired then 1 else 0 end) as acquired_customers,
+        sum(case when customer_periods.is_retained then 1 else 0 end) as retained_customers,
+        sum(case when customer_periods.has_completed_order then 1 else 0 end) as ordering_customers,
+        sum(customer_periods.completed_orders) as orders,
+        sum(customer_periods.revenue_eur) as revenue_eur,
+        sum(customer_periods.gross_margin_eur) as gross_margin_eur
+    from customer_periods
     inner join reporting_members
-        on accounts.{{ by }} = reporting_members.member
+        on customer_periods.{{ by }} = reporting_members.member
     group by
-        accounts.period_grain,
-        accounts.period_start,
+        customer_periods.period_grain,
+        customer_periods.period_start,
         reporting_members.reporting_member
 ),
 
@@ -92,11 +111,17 @@ final as (
         all_members.{{ by }},
         {% for column in [
             'responses', 'promoters', 'passives', 'detractors', 'score_total', 'respondents',
-            'promoter_accounts', 'detractor_accounts', 'respondents_active_at_end',
-            'customers_start', 'customers_end', 'new_customers', 'acquired_customers',
-            'retained_customers', 'ordering_customers', 'orders', 'revenue_eur', 'gross_margin_eur'
+            'respondents_active_at_end', 'customers_start', 'customers_end', 'new_customers',
+            'acquired_customers', 'retained_customers', 'ordering_customers', 'orders',
+            'revenue_eur', 'gross_margin_eur'
         ] %}
-            coalesce(totals.{{ column }}, 0) as {{ column }}{% if not loop.last %},{% endif %}
+            coalesce(totals.{{ column }}, 0) as {{ column }},
+        {% endfor %}
+        {% for column in [
+            'promoter_accounts', 'detractor_accounts', 'promoter_revenue_12m_eur',
+            'detractor_revenue_12m_eur', 'respondent_revenue_12m_eur'
+        ] %}
+            coalesce(account_totals.{{ column }}, 0) as {{ column }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from periods
     cross join all_members
@@ -104,6 +129,10 @@ final as (
         on periods.period_grain = totals.period_grain
         and periods.period_start = totals.period_start
         and all_members.{{ by }} = totals.{{ by }}
+    left join account_totals
+        on periods.period_grain = account_totals.period_grain
+        and periods.period_start = account_totals.period_start
+        and all_members.{{ by }} = account_totals.{{ by }}
 )
 
 select * from final
@@ -159,6 +188,9 @@ final as (
             as avg_score_vs_benchmark,
         cast({{ account_nps('promoter_accounts', 'detractor_accounts', 'respondents') }} as {{ type_double() }})
             as account_nps,
+        cast({{ revenue_weighted_nps(
+            'promoter_revenue_12m_eur', 'detractor_revenue_12m_eur', 'respondent_revenue_12m_eur'
+        ) }} as {{ type_double() }}) as revenue_weighted_nps,
         cast({{ share_pct('respondents_active_at_end', 'customers_end') }} as {{ type_double() }})
             as survey_coverage
     from with_previous

@@ -70,6 +70,8 @@ def test_every_column_in_the_warehouse_is_described(manifest: dict, catalog: dic
         ("is_nps_change_significant", "metric_is_nps_change_significant"),
         ("avg_score_vs_benchmark", "metric_avg_score_vs_benchmark"),
         ("account_nps", "metric_account_nps"),
+        ("revenue_weighted_nps", "metric_revenue_weighted_nps"),
+        ("retention_rate_12m", "metric_retention_rate_12m"),
         ("retention_rate", "metric_retention_rate"),
         ("churn_rate", "metric_churn_rate"),
         ("clv", "metric_clv"),
