@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 W = 365  # var active_window_days
+H = 365  # var advocacy_horizon_days
 ANNUAL_DISCOUNT_RATE = 0.10  # var annual_discount_rate
 AVG_SCORE_BENCHMARK = 7.2  # var avg_score_benchmark
 SEGMENTS = ("Enterprise", "Mid-Market", "SMB", "All")
@@ -54,6 +55,12 @@ class Staging:
         """A completed order dated in (day - W, day]."""
         dates = self.order_dates.get(customer_id, [])
         return any(day - timedelta(days=W) < d <= day for d in dates)
+
+    def revenue(self, customer_id: str, after: date, until: date) -> float:
+        """Completed-order revenue dated in (after, until]."""
+        orders = self.completed[self.completed["customer_id"] == customer_id]
+        dates = orders["order_date"]
+        return float(orders.loc[(dates > after) & (dates <= until), "amount_eur"].sum())
 
     def active_on(self, ids: set[str], day: date) -> set[str]:
         return {customer_id for customer_id in ids if self.is_active(customer_id, day)}
@@ -150,13 +157,21 @@ def expected_nps(
             change = nps - previous
             change_moe = 100 * 1.96 * math.sqrt(variance + previous_variance)
             significant = float(abs(change) > change_moe)
-    # Accounts: each respondent once, by the category of its mean score.
-    means = r.groupby("customer_id")["score"].mean()
-    accounts = means.map(lambda mean: category(mean))
-    account_nps = None
+    # Accounts: each respondent once, by the category of its mean score; weighted by its
+    # completed-order revenue of the 365 days up to period_end.
+    accounts = r.groupby("customer_id")["score"].mean().map(category)
+    account_nps = revenue_weighted = None
     if len(accounts):
         account_nps = 100 * ((accounts == "promoter").sum() - (accounts == "detractor").sum())
         account_nps /= len(accounts)
+        revenue = pd.Series(
+            {c: staging.revenue(c, end - timedelta(days=H), end) for c in accounts.index}
+        )
+        if revenue.sum() > 0:
+            weighted = (
+                revenue[accounts == "promoter"].sum() - revenue[accounts == "detractor"].sum()
+            )
+            revenue_weighted = 100 * weighted / revenue.sum()
     expected = {
         "responses": n,
         "promoters": p,
@@ -173,6 +188,7 @@ def expected_nps(
         "avg_score": r["score"].mean() if n else None,
         "avg_score_vs_benchmark": r["score"].mean() - AVG_SCORE_BENCHMARK if n else None,
         "account_nps": account_nps,
+        "revenue_weighted_nps": revenue_weighted,
         "survey_coverage": share(len(respondents & active_end), len(active_end)),
     }
     expected["is_nps_change_significant"] = significant
@@ -256,6 +272,37 @@ def test_country_nps_rows_match_the_contract(warehouse, staging):
             expected = expected_nps(staging, grain, start, country, by="country")
             actual = mart_row(warehouse, "nps_by_country_period", grain, start, country, "country")
             assert_matches(actual, expected, f"nps_by_country_period {grain} {start} {country}")
+
+
+def test_retention_by_respondent_category_rows_match_the_contract(warehouse, staging):
+    for grain, start in checked_periods(staging):
+        end = period_end(grain, start)
+        horizon = end + timedelta(days=H)
+        observed = horizon <= staging.latest_date
+        for segment in SEGMENTS:
+            r = nps_sample(staging, grain, start, staging.segment_ids(segment))
+            last = r.sort_values(["responded_at", "response_id"]).groupby("customer_id").last()
+            for respondent_category in ("promoter", "passive", "detractor"):
+                ids = set(last.index[last["category"] == respondent_category])
+                retained = len(staging.active_on(ids, horizon))
+                after = sum(staging.revenue(c, end, horizon) for c in ids)
+                expected = {
+                    "accounts": len(ids),
+                    "retained_accounts": retained if observed else None,
+                    "retention_rate_12m": share(retained, len(ids)) if observed else None,
+                    "revenue_prior_12m_eur": sum(
+                        staging.revenue(c, end - timedelta(days=H), end) for c in ids
+                    ),
+                    "revenue_next_12m_eur": after if observed else None,
+                }
+                frame = warehouse.execute(
+                    "select * from marts.retention_by_respondent_category where period_grain = ? "
+                    "and period_start = ? and segment = ? and respondent_category = ?",
+                    [grain, start, segment, respondent_category],
+                ).df()
+                assert len(frame) == 1
+                where = f"{grain} {start} {segment} {respondent_category}"
+                assert_matches(frame.iloc[0].to_dict(), expected, where)
 
 
 def test_month_spine_spans_the_data(warehouse, staging):
