@@ -812,6 +812,15 @@ def test_the_serving_file_holds_only_marts_quarantine_and_no_personal_data(basel
             ).fetchall()
         }
         assert schemas == {"marts", "quarantine"}
+        # Every mart table is published; the fact mart views of the semantic layer are not.
+        marts = {path.stem for path in (REPO / "models" / "marts").glob("*.sql")} | {"build_info"}
+        published = {
+            table
+            for (table,) in connection.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
+        assert published == marts - {"completed_orders", "customer_periods"}
         columns = connection.execute(
             "select table_schema, table_name, column_name, data_type "
             "from information_schema.columns"

@@ -16,7 +16,8 @@ Files (RefreshConfig):
       target/           dbt's target folder (parse cache, manifest, run_results.json) and the
                         Great Expectations Data Docs (target/gx)
 
-- the serving file: only the schemas marts and quarantine and the table marts.build_info,
+- the serving file: only the schemas marts (its tables; the fact mart views stay in the state)
+  and quarantine and the table marts.build_info,
   written fresh from the candidate and renamed into place, so a reader with the old file open
   keeps reading it and readers never block a refresh.
 
@@ -422,15 +423,18 @@ def table_checksums(
 
 
 def write_serving(candidate: Path, target: Path, build_id: str, built_at: datetime) -> None:
-    """A new serving file: the candidate's marts and quarantine (the rejected rows, personal
-    data already pseudonymised or dropped), and build_info; checkpointed, so no WAL remains."""
+    """A new serving file: the candidate's mart tables and quarantine (the rejected rows,
+    personal data already pseudonymised or dropped), and build_info; checkpointed, so no WAL
+    remains. The fact marts, views for the semantic layer, which runs on the state, stay
+    there: copying them (one row per completed order, per customer and period) made the
+    publish of a one-day refresh at 10M orders 4x slower."""
     Path(f"{target}.wal").unlink(missing_ok=True)
     target.unlink(missing_ok=True)
     with duckdb.connect(str(target)) as connection:
         connection.execute(f"attach '{candidate}' as candidate (read_only)")
         tables = connection.execute(
             "select table_name from information_schema.tables where table_catalog = 'candidate' "
-            "and table_schema = 'marts' order by table_name"
+            "and table_schema = 'marts' and table_type = 'BASE TABLE' order by table_name"
         ).fetchall()
         connection.execute("create schema marts")
         for (table,) in tables:
