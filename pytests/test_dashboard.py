@@ -100,13 +100,70 @@ def test_drawn_nps_of_each_segment_is_the_marts(
         (line,) = [t for t in traces if t["name"] == "NPS" and t["meta"] == segment]
         assert [x[:10] for x in line["x"]] == list(rows["period_start"])
         assert line["y"] == pytest.approx(list(rows["nps"]), nan_ok=True)
-        high, low = [t for t in traces if t["name"] != "NPS" and t["meta"] == segment]
+        high, low = [t for t in traces if "margin" in t["name"] and t["meta"] == segment]
         half_widths = [upper - nps for upper, nps in zip(high["y"], line["y"], strict=True)]
         assert half_widths == pytest.approx(list(rows["nps_margin_of_error"]), nan_ok=True)
         assert [nps - lower for nps, lower in zip(line["y"], low["y"], strict=True)] == (
             pytest.approx(list(rows["nps_margin_of_error"]), nan_ok=True)
         )
     assert {t["meta"] for t in traces} == set(mart["segment"])
+
+
+@pytest.mark.parametrize(
+    ("chart", "mart", "by"),
+    [
+        ("nps-trend", "nps_by_segment_period", "segment"),
+        ("nps-by-country", "nps_by_country_period", "country"),
+    ],
+)
+def test_a_mark_sits_on_exactly_the_months_whose_change_is_significant(
+    warehouse: duckdb.DuckDBPyConnection, drawn: dict[str, list[dict]], chart, mart, by
+):
+    mart_rows = warehouse.execute(
+        f"select {by}, strftime(period_start, '%Y-%m-%d') as period_start, nps from marts.{mart} "
+        "where period_grain = 'month' and is_nps_change_significant order by period_start"
+    ).df()
+    traces = drawn[chart]
+    members = {t["meta"] for t in traces}
+    assert members == set(warehouse.execute(f"select distinct {by} from marts.{mart}").df()[by])
+    for member in members:
+        (marks,) = [t for t in traces if t["name"] == "significant change" and t["meta"] == member]
+        expected = mart_rows[mart_rows[by] == member]
+        assert [x[:10] for x in marks["x"]] == list(expected["period_start"])
+        assert marks["y"] == pytest.approx(list(expected["nps"]))
+    assert len(mart_rows) > 0, "the demo data has significant changes to mark"
+
+
+def test_nps_three_ways_are_the_marts_columns(
+    warehouse: duckdb.DuckDBPyConnection, drawn: dict[str, list[dict]]
+):
+    mart = warehouse.execute(
+        "select segment, nps, account_nps, revenue_weighted_nps from marts.nps_by_segment_period "
+        "where period_grain = 'quarter' order by segment, period_start"
+    ).df()
+    for segment, rows in mart.groupby("segment"):
+        for column, label, _ in dashboard.NPS_KINDS:
+            (line,) = [
+                t
+                for t in drawn["nps-three-ways"]
+                if t["name"] == f"NPS {label}" and t["meta"] == segment
+            ]
+            assert line["y"] == pytest.approx(list(rows[column]), nan_ok=True)
+
+
+def test_retention_after_an_answer_is_the_marts_judged_quarters(
+    warehouse: duckdb.DuckDBPyConnection, drawn: dict[str, list[dict]]
+):
+    mart = warehouse.execute(
+        "select respondent_category, retention_rate_12m "
+        "from marts.retention_by_respondent_category where period_grain = 'quarter' "
+        "and segment = 'All' and retention_rate_12m is not null order by period_start"
+    ).df()
+    traces = drawn["retention-after-answer"]
+    for category, rows in mart.groupby("respondent_category"):
+        (line,) = [t for t in traces if t["meta"] == f"{category} retention_rate_12m"]
+        assert line["y"] == pytest.approx(list(rows["retention_rate_12m"]))
+    assert len(mart) > 0
 
 
 def test_shares_of_accounts_and_revenue_each_add_up_to_100(drawn: dict[str, list[dict]]):

@@ -32,7 +32,9 @@ from plotly.subplots import make_subplots
 
 MARTS = (
     "nps_by_segment_period",
+    "nps_by_country_period",
     "retention_by_segment_period",
+    "retention_by_respondent_category",
     "clv_by_segment_period",
     "customers",
     "predicted_clv_by_segment",
@@ -127,13 +129,19 @@ def _has_table(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
     )
 
 
+def members(
+    connection: duckdb.DuckDBPyConnection, mart: str = "nps_by_segment_period", by: str = "segment"
+) -> list[str]:
+    """The members of a mart's breakdown (segments or countries), the rollup `All` first."""
+    rows = connection.execute(
+        f"select distinct {by} from marts.{mart} order by {by} <> ?, {by}", [ROLLUP]
+    ).fetchall()
+    return [member for (member,) in rows]
+
+
 def segments(connection: duckdb.DuckDBPyConnection) -> list[str]:
     """The segments of the NPS mart, the rollup `All` first, then alphabetically."""
-    rows = connection.execute(
-        "select distinct segment from marts.nps_by_segment_period order by segment <> ?, segment",
-        [ROLLUP],
-    ).fetchall()
-    return [segment for (segment,) in rows]
+    return members(connection)
 
 
 def _colour(segment_list: list[str], segment: str) -> str:
@@ -181,27 +189,36 @@ def _style(figure: go.Figure, height: int) -> go.Figure:
     return figure
 
 
-def nps_trend(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
-    """NPS per month and segment, with its 95% margin of error as a band."""
+def nps_trend(
+    connection: duckdb.DuckDBPyConnection,
+    member_list: list[str],
+    mart: str = "nps_by_segment_period",
+    by: str = "segment",
+) -> go.Figure:
+    """NPS per month and member (segment or country), with its 95% margin of error as a band
+    and a mark on every month whose change against the month before is significant."""
     frame = connection.execute(
-        """
+        f"""
         select
-            segment,
+            {by} as member,
             period_start,
             responses,
             nps,
             nps_margin_of_error,
             nps - nps_margin_of_error as band_low,
-            nps + nps_margin_of_error as band_high
-        from marts.nps_by_segment_period
+            nps + nps_margin_of_error as band_high,
+            nps_change,
+            nps_change_margin_of_error,
+            coalesce(is_nps_change_significant, false) as is_significant
+        from marts.{mart}
         where period_grain = 'month'
         order by period_start
         """
     ).df()
-    figure = _grid(segment_list, shared_xaxes=True, shared_yaxes=True)
-    for index, segment in enumerate(segment_list):
-        rows = frame[frame["segment"] == segment]
-        colour = _colour(segment_list, segment)
+    figure = _grid(member_list, shared_xaxes=True, shared_yaxes=True)
+    for index, member in enumerate(member_list):
+        rows = frame[frame["member"] == member]
+        colour = _colour(member_list, member)
         panel = _panel(index)
         first = index == 0
         figure.add_trace(
@@ -212,7 +229,7 @@ def nps_trend(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) ->
                 line={"width": 0},
                 hoverinfo="skip",
                 name="NPS + margin of error",
-                meta=segment,
+                meta=member,
                 showlegend=False,
                 legendgroup="band",
             ),
@@ -228,7 +245,7 @@ def nps_trend(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) ->
                 fillcolor=_transparent(colour, 0.18),
                 hoverinfo="skip",
                 name="95% margin of error",
-                meta=segment,
+                meta=member,
                 showlegend=first,
                 legendgroup="band",
             ),
@@ -243,16 +260,86 @@ def nps_trend(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) ->
                 line={"color": colour, "width": 2},
                 marker={"size": 4},
                 name="NPS",
-                meta=segment,
+                meta=member,
                 showlegend=first,
                 legendgroup="nps",
                 hovertemplate=(
-                    f"{html.escape(segment)} %{{x|%b %Y}}<br>NPS %{{y:.1f}} "
+                    f"{html.escape(member)} %{{x|%b %Y}}<br>NPS %{{y:.1f}} "
                     "± %{customdata[0]:.1f}<br>%{customdata[1]} responses<extra></extra>"
                 ),
             ),
             **panel,
         )
+        significant = rows[rows["is_significant"]]
+        figure.add_trace(
+            go.Scatter(
+                x=significant["period_start"],
+                y=significant["nps"],
+                customdata=significant[["nps_change", "nps_change_margin_of_error"]],
+                mode="markers",
+                marker={"symbol": "diamond", "size": 11, "color": "#CC0000", "line": {"width": 0}},
+                name="significant change",
+                meta=member,
+                showlegend=first,
+                legendgroup="significant",
+                hovertemplate=(
+                    f"{html.escape(member)} %{{x|%b %Y}}: NPS %{{y:.1f}}<br>change "
+                    "%{customdata[0]:+.1f} beyond its margin ± %{customdata[1]:.1f}<extra></extra>"
+                ),
+            ),
+            **panel,
+        )
+    figure.add_hline(y=0, line={"color": "#999999", "width": 1})
+    figure.update_yaxes(range=[-100, 100], dtick=50, zeroline=False)
+    figure.update_yaxes(title_text="NPS (points)", col=1)
+    return _style(figure, height=560)
+
+
+def nps_by_country(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
+    """The NPS trend per country (nps_by_country_period)."""
+    countries = members(connection, "nps_by_country_period", "country")
+    return nps_trend(connection, countries, "nps_by_country_period", "country")
+
+
+NPS_KINDS = (
+    ("nps", "per answer", "solid"),
+    ("account_nps", "per account", "dot"),
+    ("revenue_weighted_nps", "revenue-weighted", "dash"),
+)
+
+
+def nps_three_ways(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
+    """Answer-based, account and revenue-weighted NPS per quarter and segment."""
+    frame = connection.execute(
+        """
+        select segment, period_start, nps, account_nps, revenue_weighted_nps
+        from marts.nps_by_segment_period
+        where period_grain = 'quarter'
+        order by period_start
+        """
+    ).df()
+    figure = _grid(segment_list, shared_xaxes=True, shared_yaxes=True)
+    for index, segment in enumerate(segment_list):
+        rows = frame[frame["segment"] == segment]
+        for column, label, dash in NPS_KINDS:
+            figure.add_trace(
+                go.Scatter(
+                    x=rows["period_start"],
+                    y=rows[column],
+                    mode="lines+markers",
+                    line={"color": _colour(segment_list, segment), "width": 2, "dash": dash},
+                    marker={"size": 4},
+                    name=f"NPS {label}",
+                    meta=segment,
+                    showlegend=index == 0,
+                    legendgroup=column,
+                    hovertemplate=(
+                        f"{html.escape(segment)} %{{x|%b %Y}} quarter<br>NPS {label} "
+                        "%{y:.1f}<extra></extra>"
+                    ),
+                ),
+                **_panel(index),
+            )
     figure.add_hline(y=0, line={"color": "#999999", "width": 1})
     figure.update_yaxes(range=[-100, 100], dtick=50, zeroline=False)
     figure.update_yaxes(title_text="NPS (points)", col=1)
@@ -531,6 +618,65 @@ def revenue_by_category(
     return _style(figure, height=440)
 
 
+def retention_after_answer(
+    connection: duckdb.DuckDBPyConnection, segment_list: list[str]
+) -> go.Figure:
+    """Of the accounts that answered in a quarter, by the category of their last answer: the
+    % still active a year later, and their revenue per account in the year after the answer
+    (retention_by_respondent_category, all segments)."""
+    frame = connection.execute(
+        """
+        select
+            period_start,
+            respondent_category as category,
+            accounts,
+            retention_rate_12m,
+            revenue_next_12m_eur / nullif(accounts, 0) as revenue_next_per_account_eur
+        from marts.retention_by_respondent_category
+        where period_grain = 'quarter' and segment = 'All' and retention_rate_12m is not null
+        order by period_start
+        """
+    ).df()
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(
+            "Still active 12 months later (%)",
+            "Revenue per account in the 12 months after (EUR)",
+        ),
+        horizontal_spacing=0.1,
+        shared_xaxes=True,
+    )
+    for category in ("promoter", "passive", "detractor"):
+        rows = frame[frame["category"] == category]
+        for col, column, template in (
+            (1, "retention_rate_12m", "%{y:.1f}% of %{customdata[0]} accounts still active"),
+            (2, "revenue_next_per_account_eur", "€%{y:,.0f} per account in the year after"),
+        ):
+            figure.add_trace(
+                go.Scatter(
+                    x=rows["period_start"],
+                    y=rows[column],
+                    customdata=rows[["accounts"]],
+                    mode="lines+markers",
+                    line={"color": CATEGORY_COLOURS[category], "width": 2},
+                    name=f"{category}s",
+                    meta=f"{category} {column}",
+                    showlegend=col == 1,
+                    legendgroup=category,
+                    hovertemplate=(
+                        f"{category}s answering in the quarter of %{{x|%b %Y}}:<br>{template}"
+                        "<extra></extra>"
+                    ),
+                ),
+                row=1,
+                col=col,
+            )
+    figure.update_yaxes(range=[0, 100], ticksuffix="%", row=1, col=1)
+    figure.update_yaxes(tickprefix="€", tickformat="~s", rangemode="tozero", row=1, col=2)
+    return _style(figure, height=440)
+
+
 def blind_spots(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
     """The largest blind-spot accounts by lifetime revenue (the mart blind_spot_accounts)."""
     frame = connection.execute(
@@ -616,9 +762,28 @@ CHARTS = (
         "nps-trend",
         "NPS trend per segment, with its 95% margin of error",
         "Monthly NPS (% promoters − % detractors, −100..100) from nps_by_segment_period. The "
-        "band is NPS ± nps_margin_of_error: where bands of two months overlap, the change may "
-        "be noise. Month grain; months without responses are gaps.",
+        "band is NPS ± nps_margin_of_error; a red diamond marks a month whose change against the "
+        "month before exceeds its 95% margin (is_nps_change_significant): the other "
+        "month-to-month moves may be noise. Month grain; months without responses are gaps.",
         nps_trend,
+    ),
+    Chart(
+        "nps-by-country",
+        "NPS trend per country, with its 95% margin of error",
+        "Monthly NPS per country of the customer (DE, AT, CH) from nps_by_country_period, with "
+        "the same band and marks. A score means a little more or less in each market: compare a "
+        "country with its own trend before comparing countries.",
+        nps_by_country,
+    ),
+    Chart(
+        "nps-three-ways",
+        "NPS per answer, per account and weighted by revenue",
+        "Quarterly NPS from nps_by_segment_period counted three ways: every answer once (solid); "
+        "every answering account once, by the mean of its scores (dotted); and accounts weighted "
+        "by their completed-order revenue of the 12 months up to the quarter's end (dashed). "
+        "Where the dashed line is above the solid one, the accounts that buy most are happier "
+        "than the answers suggest.",
+        nps_three_ways,
     ),
     Chart(
         "category-shares",
@@ -661,6 +826,15 @@ CHARTS = (
         "accounts next to its share of lifetime revenue. All segments together; the segment mix "
         "differs between categories.",
         revenue_by_category,
+    ),
+    Chart(
+        "retention-after-answer",
+        "Do promoters stay? Retention and revenue 12 months after an answer",
+        "The accounts that answered in a quarter, by the category of their last answer there "
+        "(retention_by_respondent_category, all segments): the % still active 365 days after the "
+        "quarter's end, and their revenue per account in those 365 days. Quarters whose year "
+        "after is not in the data yet are left out.",
+        retention_after_answer,
     ),
     Chart(
         "blind-spots",
