@@ -89,6 +89,7 @@ def test_metric_macros_use_their_doc_block(manifest: dict, macro: str, block: st
     [
         ("nps", "metric_nps"),
         ("avg_score", "metric_average_score"),
+        ("nps_change_quarterly", "metric_nps_change"),
         ("revenue", "metric_revenue"),
         ("retention_rate_monthly", "metric_retention_rate"),
         ("churn_rate_yearly", "metric_churn_rate"),

@@ -3,10 +3,11 @@
 Runs the real `mf query` (dbt-metricflow) and compares its CSV output with the marts. mf reads
 target/semantic_manifest.json, which `dbt parse` and `dbt build` write, and opens the DuckDB
 file for writing, which a read-only connection held by another test blocks: it queries a copy
-of the built warehouse. Two queries (mf takes seconds to start) cover: NPS, the CLV inputs and
-monthly retention by month and segment; and, without a segment group, the rollup over all
-customers (the marts' segment 'All') by quarter, where retention and distinct customer counts
-do not add up from months or segments.
+of the built warehouse. Three queries (mf takes seconds to start) cover: NPS, its monthly
+change, the CLV inputs and monthly retention by month and segment; without a segment group,
+the rollup over all customers (the marts' segment 'All') by quarter, where retention and
+distinct customer counts do not add up from months or segments; and NPS and its yearly change
+by year and country.
 """
 
 from __future__ import annotations
@@ -26,13 +27,20 @@ from conftest import REPO, warehouse_path
 
 MF = Path(sys.executable).parent / "mf"
 SEGMENTS = ("Enterprise", "Mid-Market", "SMB")
+COUNTRIES = ("DE", "AT", "CH")
 BY_SEGMENT = {
-    "metrics": "nps,responses,revenue,orders,active_customers,retention_rate_monthly",
+    "metrics": "nps,responses,revenue,orders,active_customers,retention_rate_monthly,"
+    "nps_change_monthly",
     "group_by": "metric_time__month,customer__segment",
 }
 ALL_CUSTOMERS = {
-    "metrics": "nps,retention_rate_quarterly,churn_rate_quarterly,active_customers",
+    "metrics": "nps,retention_rate_quarterly,churn_rate_quarterly,active_customers,"
+    "nps_change_quarterly",
     "group_by": "metric_time__quarter",
+}
+BY_COUNTRY_AND_YEAR = {
+    "metrics": "nps,nps_change_yearly",
+    "group_by": "metric_time__year,customer__country",
 }
 
 
@@ -58,6 +66,8 @@ def mf_query(query: dict[str, str], warehouse: Path, out: Path) -> pd.DataFrame:
     frame["period_start"] = pd.to_datetime(frame.pop(time_column)).dt.date
     if "customer__segment" in frame:
         frame["segment"] = frame.pop("customer__segment")
+    elif "customer__country" in frame:
+        frame["segment"] = frame.pop("customer__country")  # the breakdown member
     else:
         frame["segment"] = "All"
     return frame.set_index(["period_start", "segment"]).sort_index()
@@ -76,12 +86,16 @@ def semantic(tmp_path_factory) -> dict[str, pd.DataFrame]:
     return {
         "by_segment": mf_query(BY_SEGMENT, copy, work / "by_segment.csv"),
         "all_customers": mf_query(ALL_CUSTOMERS, copy, work / "all_customers.csv"),
+        "by_country_and_year": mf_query(BY_COUNTRY_AND_YEAR, copy, work / "by_country.csv"),
     }
 
 
-def mart_rows(warehouse, mart: str, grain: str, segments: tuple[str, ...]) -> pd.DataFrame:
+def mart_rows(
+    warehouse, mart: str, grain: str, segments: tuple[str, ...], by: str = "segment"
+) -> pd.DataFrame:
     frame = warehouse.execute(
-        f"select * from marts.{mart} where period_grain = ? and list_contains(?, segment)",
+        f"select *, {by} as segment from marts.{mart} where period_grain = ? "
+        f"and list_contains(?, {by})",
         [grain, list(segments)],
     ).df()
     frame["period_start"] = pd.to_datetime(frame["period_start"]).dt.date
@@ -108,6 +122,21 @@ def test_nps_by_month_and_segment_equals_the_mart(semantic, warehouse):
     compared = assert_equal(semantic["by_segment"], "nps", mart, "nps", with_responses)
     assert compared == with_responses.sum() > 0
     assert_equal(semantic["by_segment"], "responses", mart, "responses", with_responses)
+
+
+def test_the_nps_change_of_a_month_a_quarter_and_a_year_equals_the_marts(semantic, warehouse):
+    # The derived metrics nps_change_<grain> (offset window 1 <grain>) against nps_change.
+    for frame, mart, grain, members, by in (
+        (semantic["by_segment"], "nps_by_segment_period", "month", SEGMENTS, "segment"),
+        (semantic["all_customers"], "nps_by_segment_period", "quarter", ("All",), "segment"),
+        (semantic["by_country_and_year"], "nps_by_country_period", "year", COUNTRIES, "country"),
+    ):
+        rows = mart_rows(warehouse, mart, grain, members, by)
+        label = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}[grain]
+        compared = assert_equal(
+            frame, f"nps_change_{label}", rows, "nps_change", rows["nps_change"].notna()
+        )
+        assert compared > 0, f"{mart} {grain}: no change to compare"
 
 
 def test_clv_inputs_and_monthly_retention_by_segment_equal_the_marts(semantic, warehouse):
