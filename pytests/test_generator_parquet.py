@@ -224,6 +224,24 @@ def test_append_to_the_csv_seeds(tmp_path: Path) -> None:
     check_append(out, before, 2, "csv")
 
 
+def test_appended_days_continue_the_model(tmp_path: Path) -> None:
+    """The next 30 days follow the last quarter's daily volumes and scores, not a new model."""
+    out = tmp_path / "seeds"
+    shutil.copytree(SEEDS, out)
+    paths = append_days(out, 30, fmt="csv")
+    for table, when in ((ORDERS, "order_date"), (RESPONSES, "responded_at")):
+        before = read(SEEDS / f"{table}.csv")
+        day = pd.to_datetime(before.loc[clean_ids(before, TABLE_COLUMNS[table][0]), when])
+        recent = before.loc[day[day > day.max() - pd.Timedelta(days=90)].index]
+        new = read(paths[table])
+        assert 0.5 < (len(new) / 30) / (len(recent) / 90) < 2, table
+        if table == RESPONSES:
+            mean = recent["score"].str.strip().astype(int).mean()
+            assert abs(new["score"].astype(int).mean() - mean) < 1
+    statuses = read(paths[ORDERS])["status"].value_counts(normalize=True)
+    assert statuses["completed"] > 0.8
+
+
 def test_cli_help_and_generate(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "nps_warehouse.cli", "generate"]
     shown = subprocess.run([*command, "--help"], capture_output=True, text=True, check=True)

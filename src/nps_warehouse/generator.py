@@ -1022,7 +1022,8 @@ def append_days(
     with duckdb.connect() as con:
         pop, ids, last = _history(con, out)
         first = date(1970, 1, 1) + timedelta(days=last + 1)
-        suffix = f"append_{first:%Y%m%d}_{first + timedelta(days=days - 1):%Y%m%d}"
+        final = first + timedelta(days=days - 1)
+        suffix = f"append_{first:%Y%m%d}_{final:%Y%m%d}"
         paths = {table: out / f"{table}_{suffix}.{fmt}" for table in (ORDERS, RESPONSES)}
         for path in paths.values():
             if path.exists():
@@ -1036,5 +1037,5 @@ def append_days(
         widths = {table: width for table, (_, width) in ids.items()}
         for table, path in paths.items():
             _write(con, table, widths, path, log)
-    log(f"appended {days} days from {first} in {time.perf_counter() - started:.1f} s -> {out}")
+    log(f"appended {first} .. {final} in {time.perf_counter() - started:.1f} s -> {out}")
     return paths
