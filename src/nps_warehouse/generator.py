@@ -449,13 +449,11 @@ def _customer_codes(
     )
     ind = rng.integers(0, len(_INDUSTRIES), size=n)
     legal = np.zeros(n, dtype=np.int64)
-    u = rng.random(n)
     offset = 0
-    for c, code in enumerate(COUNTRIES):
-        cum = np.cumsum([p for _, p in _LEGAL_FORMS[code]])
-        cum[-1] = 1.0
-        legal[country == c] = offset + np.searchsorted(cum, u[country == c], side="right")
-        offset += len(cum)
+    for c, forms in enumerate(_LEGAL_FORMS[code] for code in COUNTRIES):
+        shares = np.array([share for _, share in forms])
+        legal[country == c] = offset + _categorical(rng, shares, int((country == c).sum()))
+        offset += len(forms)
     # Companies sharing stem and industry are numbered 2, 3, ... (first one: no number).
     key = stem * len(_INDUSTRIES) + ind
     order = np.argsort(key, kind="stable")
