@@ -1,4 +1,5 @@
-"""Tests of the synthetic raw data generator, derived from its written contract."""
+"""Tests of the synthetic raw data generator, derived from its written contract (the CSV files
+it writes, read back as text)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,17 @@ import csv
 import re
 import time
 from collections import Counter, defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from nps_warehouse import generator
-from nps_warehouse.generator import (
-    TABLE_COLUMNS,
-    Dataset,
-    DirtyRow,
-    GeneratorConfig,
-    generate,
-    write_csv,
-)
+from nps_warehouse.generator import TABLE_COLUMNS, DirtyRow, GeneratorConfig
 
 CUSTOMERS, ORDERS, RESPONSES = "raw_customers", "raw_orders", "raw_survey_responses"
 ID_COLUMN = {CUSTOMERS: "customer_id", ORDERS: "order_id", RESPONSES: "response_id"}
@@ -90,26 +85,41 @@ PII_PHONE_RE = re.compile(r"\+4[139][ \d]{6,}")
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def dataset() -> Dataset:
-    return generate(DEFAULT)
+@dataclass
+class Dataset:
+    """The three tables as read back from the CSV files (all text, empty stays empty)."""
+
+    customers: pd.DataFrame
+    orders: pd.DataFrame
+    responses: pd.DataFrame
+    dirty: list[DirtyRow]
+    paths: dict[str, Path]
 
 
-@pytest.fixture(scope="module")
-def clean_dataset() -> Dataset:
-    return generate(replace(DEFAULT, include_dirty=False))
-
-
-@pytest.fixture(scope="module")
-def csv_tables(
-    dataset: Dataset, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, pd.DataFrame]:
-    """The default dataset as read back from its CSV files (all text, empty stays empty)."""
-    paths = write_csv(dataset, tmp_path_factory.mktemp("csv"))
-    return {
-        name: pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-        for name, path in paths.items()
+def generate(config: GeneratorConfig, out: Path, fmt: str = "csv") -> Dataset:
+    written = generator.generate(config, out, fmt=fmt, log=lambda _: None)
+    frames = {
+        table: pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        for table, path in written.paths.items()
+        if fmt == "csv"
     }
+    return Dataset(
+        frames.get(CUSTOMERS, pd.DataFrame()),
+        frames.get(ORDERS, pd.DataFrame()),
+        frames.get(RESPONSES, pd.DataFrame()),
+        written.dirty,
+        written.paths,
+    )
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return generate(DEFAULT, tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="module")
+def clean_dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    return generate(replace(DEFAULT, include_dirty=False), tmp_path_factory.mktemp("clean"))
 
 
 def frames(ds: Dataset) -> dict[str, pd.DataFrame]:
@@ -311,34 +321,26 @@ def stage(ds: Dataset) -> dict[str, list[str]]:
 
 
 def test_same_seed_gives_identical_csv_bytes(tmp_path: Path) -> None:
-    first = write_csv(generate(GeneratorConfig(seed=7)), tmp_path / "a")
-    second = write_csv(generate(GeneratorConfig(seed=7)), tmp_path / "b")
+    first = generate(GeneratorConfig(seed=7), tmp_path / "a").paths
+    second = generate(GeneratorConfig(seed=7), tmp_path / "b").paths
     assert set(first) == set(second) == set(TABLE_COLUMNS)
     for table in TABLE_COLUMNS:
         assert first[table].read_bytes() == second[table].read_bytes()
 
 
 def test_different_seed_gives_different_data(tmp_path: Path) -> None:
-    first = write_csv(generate(GeneratorConfig(seed=1)), tmp_path / "a")
-    second = write_csv(generate(GeneratorConfig(seed=2)), tmp_path / "b")
+    first = generate(GeneratorConfig(seed=1), tmp_path / "a").paths
+    second = generate(GeneratorConfig(seed=2), tmp_path / "b").paths
     for table in TABLE_COLUMNS:
         assert first[table].read_bytes() != second[table].read_bytes()
 
 
-def test_frames_are_all_text_in_contract_order(dataset: Dataset) -> None:
-    for table, frame in frames(dataset).items():
-        assert tuple(frame.columns) == TABLE_COLUMNS[table]
-        for column in frame.columns:
-            assert frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column])
-            assert frame[column].map(type).eq(str).all(), (table, column)
-            assert not frame[column].isna().any()
-
-
-def test_write_csv_format(
-    dataset: Dataset, tmp_path: Path, csv_tables: dict[str, pd.DataFrame]
-) -> None:
-    paths = write_csv(dataset, tmp_path)
+def test_csv_format(dataset: Dataset) -> None:
+    paths = dataset.paths
     assert {t: p.name for t, p in paths.items()} == {t: f"{t}.csv" for t in TABLE_COLUMNS}
+    assert sorted(p.name for p in paths[CUSTOMERS].parent.iterdir()) == sorted(
+        p.name for p in paths.values()
+    ), "no scratch files are left behind"
     for table, path in paths.items():
         raw = path.read_bytes()
         assert b"\r" not in raw
@@ -348,19 +350,42 @@ def test_write_csv_format(
         with path.open(newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(handle))
         assert len(rows) - 1 == len(frames(dataset)[table])
-        # Round trip keeps every value exactly, including blanks and padded values.
-        pd.testing.assert_frame_equal(
-            csv_tables[table].astype(object), frames(dataset)[table].astype(object)
-        )
+        assert all(len(row) == len(TABLE_COLUMNS[table]) for row in rows)
+        # Padded values keep their blanks; empty values are empty fields, never "".
+        assert '""' not in text
     assert "Sàrl" in paths[CUSTOMERS].read_text(encoding="utf-8") or not (
         dataset.customers["company_name"].str.endswith("Sàrl").any()
     )
 
 
-def test_rows_sorted_by_id(dataset: Dataset) -> None:
+def test_csv_and_parquet_hold_the_same_text(dataset: Dataset, tmp_path: Path) -> None:
+    parquet = generate(DEFAULT, tmp_path, fmt="parquet")
+    assert parquet.dirty == dataset.dirty
+    for table, path in parquet.paths.items():
+        assert path.name == f"{table}.parquet"
+        frame = duckdb.sql(f"SELECT * FROM '{path}'").df()
+        assert list(frame.columns) == list(TABLE_COLUMNS[table])
+        pd.testing.assert_frame_equal(
+            frame.fillna("").astype(object), frames(dataset)[table].astype(object)
+        )
+
+
+def test_rows_in_id_order_dirty_rows_beside_their_source(dataset: Dataset) -> None:
+    dirty_range = {CUSTOMERS: "CUST-9", ORDERS: "ORD-9", RESPONSES: "RSP-9"}
     for table, frame in frames(dataset).items():
-        keys = [norm(v) for v in frame[ID_COLUMN[table]]]
-        assert keys == sorted(keys), table
+        keys = frame[ID_COLUMN[table]].map(norm)
+        added = ((keys == "") | keys.str.startswith(dirty_range[table])).to_numpy()
+        assert keys[~added].is_monotonic_increasing, table
+        # An added dirty row follows its source row (and the other row of its pair), from
+        # which it differs in its id and at most one other column.
+        values = frame.to_numpy()
+        source = None
+        for row, is_added in zip(values, added, strict=True):
+            if not is_added:
+                source = row
+                continue
+            assert source is not None, table
+            assert (row != source).sum() <= 2, (table, row, source)
 
 
 # --------------------------------------------------------------------------------------------
@@ -594,8 +619,8 @@ def rows_of(ds: Dataset, d: DirtyRow) -> pd.DataFrame:
     return frame[frame[ID_COLUMN[d.table]] == d.row_id]
 
 
-def test_dirty_rows_content(dataset: Dataset) -> None:
-    clean = generate(replace(DEFAULT, include_dirty=False))
+def test_dirty_rows_content(dataset: Dataset, clean_dataset: Dataset) -> None:
+    clean = clean_dataset
     clean_ids = {t: set(f[ID_COLUMN[t]]) for t, f in frames(clean).items()}
     customer_ids = clean_ids[CUSTOMERS]
     for d in dataset.dirty:
@@ -619,7 +644,7 @@ def test_dirty_rows_content(dataset: Dataset) -> None:
                 )
                 assert d.row_id not in clean_ids[d.table]
                 if d.table == RESPONSES:
-                    assert set(rows["score"]) == {"3", "9"}
+                    assert rows["score"].astype(int).between(0, 10).all()
             continue
         assert len(rows) == 1, d
         if d.kind == "missing_id":
@@ -635,15 +660,20 @@ def test_dirty_rows_content(dataset: Dataset) -> None:
             (CUSTOMERS, "unknown_country"): row.get("country") == "FR",
             (CUSTOMERS, "invalid_signup_date"): row.get("signup_date") == "31.02.2024",
             (CUSTOMERS, "future_signup_date"): row.get("signup_date") == "2031-01-15",
-            (ORDERS, "status_variant"): row.get("status") == " Completed ",
+            (ORDERS, "status_variant"): row.get("status")
+            == f" {str(row.get('status')).strip().capitalize()} ",
             (ORDERS, "unknown_customer"): row.get("customer_id") == "CUST-99999",
-            (ORDERS, "negative_amount"): row.get("amount_eur") == "-250.00",
+            (ORDERS, "negative_amount"): bool(
+                re.fullmatch(r"-\d+\.\d{2}", str(row.get("amount_eur")))
+            ),
             (ORDERS, "invalid_amount"): row.get("amount_eur") == "n/a",
             (ORDERS, "future_order_date"): row.get("order_date") == "2031-06-01",
             (ORDERS, "invalid_order_date"): row.get("order_date") == "2025-13-01",
             (ORDERS, "unknown_status"): row.get("status") == "pending",
             (ORDERS, "negative_cost"): str(row.get("cost_eur")).startswith("-"),
-            (RESPONSES, "score_whitespace_variant"): row.get("score") == " 9 ",
+            (RESPONSES, "score_whitespace_variant"): bool(
+                re.fullmatch(r" (\d|10) ", str(row.get("score")))
+            ),
             (RESPONSES, "score_too_high"): row.get("score") == "11",
             (RESPONSES, "score_negative"): row.get("score") == "-1",
             (RESPONSES, "score_not_a_number"): row.get("score") == "ten",
@@ -656,13 +686,13 @@ def test_dirty_rows_content(dataset: Dataset) -> None:
         }.get((d.table, d.kind), True)
         assert check, (d, row.to_dict())
         if d.kind == "whitespace_case_variant":
-            assert d.row_id == " cust-00007 "
+            assert re.fullmatch(r" cust-\d{5} ", d.row_id)
             assert row["segment"] != row["segment"].strip()
             assert row["segment"].strip() == row["segment"].strip().lower()
             assert canonical(row["segment"], SEGMENTS) is not None
             assert row["country"] != row["country"].strip()
             assert canonical(row["country"], COUNTRIES) is not None
-            original = clean.customers[clean.customers["customer_id"] == "CUST-00007"].iloc[0]
+            original = clean.customers[clean.customers["customer_id"] == norm(d.row_id)].iloc[0]
             assert canonical(row["segment"], SEGMENTS) == original["segment"]
             assert canonical(row["country"], COUNTRIES) == original["country"]
         if d.kind in ("customer_id_variant", "customer_id_case_variant"):
@@ -735,9 +765,9 @@ def test_without_dirty_rows_everything_is_clean(dataset: Dataset, clean_dataset:
 # --------------------------------------------------------------------------------------------
 
 
-def test_bigger_config_scales_proportionally(dataset: Dataset) -> None:
+def test_bigger_config_scales_proportionally(dataset: Dataset, tmp_path: Path) -> None:
     started = time.perf_counter()
-    big = generate(GeneratorConfig(customers=20_000, seed=3))
+    big = generate(GeneratorConfig(customers=20_000, seed=3), tmp_path)
     elapsed = time.perf_counter() - started
     assert elapsed < 20  # a few seconds normally; generous for slow, shared CI machines
     factor = 20_000 / DEFAULT.customers

@@ -1,4 +1,4 @@
-"""The bulk Parquet generator and the appender (real DuckDB, real files, small sizes)."""
+"""The generator as Parquet, its targets, and the appender (real DuckDB and files, small sizes)."""
 
 from __future__ import annotations
 
@@ -13,24 +13,16 @@ import duckdb
 import pandas as pd
 import pytest
 
-from nps_warehouse import bulk
-from nps_warehouse.generator import (
-    CHANNELS,
-    COUNTRIES,
-    CUSTOMERS,
-    ORDERS,
-    RESPONSES,
-    SEGMENTS,
-    STATUSES,
-    TABLE_COLUMNS,
-)
+from nps_warehouse import generator
+from nps_warehouse.contract import COUNTRIES, CUSTOMERS, ORDERS, RESPONSES, SEGMENTS, STATUSES
+from nps_warehouse.generator import CHANNELS, TABLE_COLUMNS, GeneratorConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
 TABLES = (CUSTOMERS, ORDERS, RESPONSES)
-SMALL = bulk.BulkConfig(customers=300, include_dirty=False)
+SMALL = GeneratorConfig(customers=300, include_dirty=False)
 EMAIL_RE = r"[a-z]+(?:-[a-z]+)*\.[a-z]+@[a-z0-9]+(?:-[a-z0-9]+)*\.(de|at|ch)"
-# Clean-row formats, as the CSV path writes them (compare seeds/*.csv).
+# Clean-row formats, as in the seeds (seeds/*.csv).
 FORMATS = {
     CUSTOMERS: {
         "customer_id": r"CUST-\d{5}",
@@ -69,25 +61,29 @@ def schema(path: Path | str, csv: bool = False) -> list[tuple[str, str]]:
     return [(row[0], row[1]) for row in rows]
 
 
-def generate(out: Path, config: bulk.BulkConfig = SMALL) -> dict[str, int]:
-    return bulk.generate_parquet(config, out, log=lambda _: None)
+def generate(out: Path, config: GeneratorConfig = SMALL) -> dict[str, int]:
+    return generator.generate(config, out, fmt="parquet", log=lambda _: None).rows
+
+
+def append_days(out: Path, days: int, **options) -> dict[str, Path]:
+    return generator.append_days(out, days, log=lambda _: None, **options)
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bulk")
+    out = tmp_path_factory.mktemp("parquet")
     generate(out)
     return out
 
 
-def test_columns_and_types_equal_the_csv_path(small: Path) -> None:
+def test_columns_and_types_equal_the_seeds(small: Path) -> None:
     for table in TABLES:
         expected = [(c, "VARCHAR") for c in TABLE_COLUMNS[table]]
         assert schema(small / f"{table}.parquet") == expected
         assert schema(SEEDS / f"{table}.csv", csv=True) == expected
 
 
-def test_text_formats_match_the_csv_path(small: Path) -> None:
+def test_text_formats_match_the_seeds(small: Path) -> None:
     for table, patterns in FORMATS.items():
         frame = read(small / f"{table}.parquet")
         assert len(frame) > 0
@@ -107,18 +103,18 @@ def test_text_formats_match_the_csv_path(small: Path) -> None:
 
 
 def test_targets_land_within_five_percent(tmp_path: Path) -> None:
-    config = bulk.BulkConfig(customers=500, orders=20_000, responses=6_000, include_dirty=False)
+    config = GeneratorConfig(customers=500, orders=20_000, responses=6_000, include_dirty=False)
     rows = generate(tmp_path, config)
     assert rows[CUSTOMERS] == 500
     assert abs(rows[ORDERS] / 20_000 - 1) < 0.05
     assert abs(rows[RESPONSES] / 6_000 - 1) < 0.05
-    low = generate(tmp_path / "low", bulk.BulkConfig(customers=5_000, responses=10_000))
+    low = generate(tmp_path / "low", GeneratorConfig(customers=5_000, responses=10_000))
     assert abs(low[RESPONSES] / 10_000 - 1) < 0.05
 
 
 def test_deterministic_for_a_seed(tmp_path: Path, small: Path) -> None:
     generate(tmp_path / "again")
-    generate(tmp_path / "other", bulk.BulkConfig(seed=7, customers=300, include_dirty=False))
+    generate(tmp_path / "other", GeneratorConfig(seed=7, customers=300, include_dirty=False))
     for table in TABLES:
         first = read(small / f"{table}.parquet")
         pd.testing.assert_frame_equal(first, read(tmp_path / "again" / f"{table}.parquet"))
@@ -127,7 +123,7 @@ def test_deterministic_for_a_seed(tmp_path: Path, small: Path) -> None:
 
 
 def test_dirty_rows_are_documented_kinds_in_the_dirty_id_range(tmp_path: Path) -> None:
-    generate(tmp_path, bulk.BulkConfig(customers=2_000))
+    generate(tmp_path, GeneratorConfig(customers=2_000))
     orders = read(tmp_path / f"{ORDERS}.parquet")
     clean = orders["order_id"].str.fullmatch(r"ORD-[0-8]\d{6}")
     dirty = orders[~clean]
@@ -137,10 +133,11 @@ def test_dirty_rows_are_documented_kinds_in_the_dirty_id_range(tmp_path: Path) -
     responses = read(tmp_path / f"{RESPONSES}.parquet")
     assert responses["score"].isin(["11", "-1", "ten", "7.5", ""]).any()
     customers = read(tmp_path / f"{CUSTOMERS}.parquet")
-    odd = customers[~customers["segment"].isin(SEGMENTS)]
-    assert len(odd) > 0
-    used = set(orders["customer_id"].str.strip().str.upper())
-    assert not set(odd["customer_id"].str.strip().str.upper()) & used
+    assert (customers["segment"] == "Startup").any()
+    rejected = set(customers.loc[customers["customer_id"].str.startswith("CUST-9"), "customer_id"])
+    assert rejected
+    for frame in (orders, responses):
+        assert not rejected & set(frame["customer_id"].str.strip().str.upper())
 
 
 def ids(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -186,9 +183,9 @@ def check_append(out: Path, before: dict[str, pd.DataFrame], days: int, ext: str
 
 def test_append_to_parquet(tmp_path: Path) -> None:
     out = tmp_path / "raw"
-    generate(out, bulk.BulkConfig(customers=400, seed=3))
+    generate(out, GeneratorConfig(customers=400, seed=3))
     before = {t: read(out / f"{t}.parquet") for t in TABLES}
-    paths = bulk.append_days(out, 5, seed=1, log=lambda _: None)
+    paths = append_days(out, 5, seed=1)
     assert sorted(p.suffix for p in paths.values()) == [".parquet", ".parquet"]
     check_append(out, before, 5, "parquet")
     for table, path in paths.items():
@@ -198,7 +195,7 @@ def test_append_to_parquet(tmp_path: Path) -> None:
 def test_append_is_deterministic(tmp_path: Path) -> None:
     for name in ("a", "b"):
         shutil.copytree(SEEDS, tmp_path / name)
-        bulk.append_days(tmp_path / name, 3, seed=9, log=lambda _: None)
+        append_days(tmp_path / name, 3, seed=9)
     for path in (tmp_path / "a").glob("*append*"):
         assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
 
@@ -210,7 +207,7 @@ def test_append_to_the_csv_seeds(tmp_path: Path) -> None:
         t: pd.read_csv(SEEDS / f"{t}.csv", dtype=str, keep_default_na=False).replace("", None)
         for t in TABLES
     }
-    paths = bulk.append_days(out, 10, seed=42, fmt="csv", log=lambda _: None)
+    paths = append_days(out, 10, seed=42, fmt="csv")
     check_append(out, before, 10, "csv")
     for table, path in paths.items():
         header = (SEEDS / f"{table}.csv").read_text(encoding="utf-8").splitlines()[0]
@@ -222,9 +219,27 @@ def test_append_to_the_csv_seeds(tmp_path: Path) -> None:
     before = {
         t: pd.concat([before[t], read(paths[t])]) if t in paths else before[t] for t in TABLES
     }
-    again = bulk.append_days(out, 2, seed=42, fmt="csv", log=lambda _: None)
+    again = append_days(out, 2, seed=42, fmt="csv")
     assert set(again.values()).isdisjoint(paths.values())
     check_append(out, before, 2, "csv")
+
+
+def test_appended_days_continue_the_model(tmp_path: Path) -> None:
+    """The next 30 days follow the last quarter's daily volumes and scores, not a new model."""
+    out = tmp_path / "seeds"
+    shutil.copytree(SEEDS, out)
+    paths = append_days(out, 30, fmt="csv")
+    for table, when in ((ORDERS, "order_date"), (RESPONSES, "responded_at")):
+        before = read(SEEDS / f"{table}.csv")
+        day = pd.to_datetime(before.loc[clean_ids(before, TABLE_COLUMNS[table][0]), when])
+        recent = before.loc[day[day > day.max() - pd.Timedelta(days=90)].index]
+        new = read(paths[table])
+        assert 0.5 < (len(new) / 30) / (len(recent) / 90) < 2, table
+        if table == RESPONSES:
+            mean = recent["score"].str.strip().astype(int).mean()
+            assert abs(new["score"].astype(int).mean() - mean) < 1
+    statuses = read(paths[ORDERS])["status"].value_counts(normalize=True)
+    assert statuses["completed"] > 0.8
 
 
 def test_cli_help_and_generate(tmp_path: Path) -> None:

@@ -43,7 +43,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-# Demo data proportions: 360 customers and 1,934 responses for 7,602 orders.
+# The sizes of docs/benchmarks.md: the demo data's proportions when they ran (360 customers and
+# 1,934 responses for 7,602 orders).
 CUSTOMERS_PER_ORDER = 360 / 7602
 RESPONSES_PER_ORDER = 1934 / 7602
 GIB = 1024**3

@@ -22,49 +22,20 @@ warnings.filterwarnings(
 
 def _generate(args: argparse.Namespace) -> int:
     if args.append_days is not None:
-        from nps_warehouse import bulk
-
-        bulk.append_days(args.out, args.append_days, seed=args.seed, fmt=args.format or "parquet")
-        return 0
-    if args.format == "parquet":
-        from nps_warehouse import bulk
-
-        bulk.generate_parquet(
-            bulk.BulkConfig(
-                seed=args.seed,
-                customers=args.customers,
-                orders=args.orders,
-                responses=args.responses,
-                start_date=args.start_date,
-                end_date=args.end_date,
-                include_dirty=not args.no_dirty,
-            ),
-            args.out,
+        generator.append_days(
+            args.out, args.append_days, seed=args.seed, fmt=args.format or "parquet"
         )
         return 0
-    if args.orders is not None or args.responses is not None:
-        print("--orders/--responses need --format parquet", file=sys.stderr)
-        return 2
     config = generator.GeneratorConfig(
         seed=args.seed,
         customers=args.customers,
+        orders=args.orders,
+        responses=args.responses,
         start_date=args.start_date,
         end_date=args.end_date,
         include_dirty=not args.no_dirty,
     )
-    started = time.perf_counter()
-    print(f"generating {config.customers:,} customers, seed {config.seed} ...", flush=True)
-    dataset = generator.generate(config)
-    paths = generator.write_csv(dataset, args.out)
-    frames = {
-        "raw_customers": dataset.customers,
-        "raw_orders": dataset.orders,
-        "raw_survey_responses": dataset.responses,
-    }
-    for table, path in paths.items():
-        print(f"  {table:<22} {len(frames[table]):>10,} rows  -> {path}")
-    elapsed = time.perf_counter() - started
-    print(f"done in {elapsed:.1f} s: {len(dataset.dirty)} documented dirty rows included")
+    generator.generate(config, args.out, fmt=args.format or "csv")
     return 0
 
 
@@ -195,10 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = commands.add_parser(
         "generate",
-        help="write deterministic demo raw data (CSV seeds, or Parquet at any size)",
-        description="Write raw_customers, raw_orders and raw_survey_responses as CSV files, "
-        "or with --format parquet at any size, or append the next N days (--append-days). "
-        "The same seed and sizes always give the same data.",
+        help="write deterministic demo raw data (the CSV seeds, or CSV or Parquet at any size)",
+        description="Write raw_customers, raw_orders and raw_survey_responses as CSV or Parquet "
+        "files at any size, or append the next N days of the same model (--append-days). "
+        "The same seed and sizes always give the same data, in either format.",
     )
     gen.add_argument("--out", type=Path, default=Path("seeds"), help="output folder (seeds)")
     gen.add_argument("--seed", type=int, default=42, help="random seed (42)")
@@ -214,14 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=("csv", "parquet"),
         default=None,
-        help="csv (default; the byte-identical seeds) or parquet (fast, any size, via DuckDB); "
-        "with --append-days the format of the new files (default parquet)",
+        help="csv (default; the seeds) or parquet (zstd); with --append-days the format of "
+        "the new files (default parquet)",
     )
     gen.add_argument(
-        "--orders", type=int, default=None, help="target number of orders (parquet only)"
+        "--orders", type=int, default=None, help="target number of orders (default: the model's)"
     )
     gen.add_argument(
-        "--responses", type=int, default=None, help="target number of responses (parquet only)"
+        "--responses",
+        type=int,
+        default=None,
+        help="target number of responses (default: the model's)",
     )
     gen.add_argument(
         "--append-days",

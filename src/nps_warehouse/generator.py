@@ -1,41 +1,57 @@
-"""Deterministic, vectorised generator for the raw NPS warehouse data.
+"""The one simulation of the raw NPS warehouse data, and its one writer (CSV or Parquet).
 
-The generator simulates a B2B company selling to customers in Germany, Austria and Switzerland
-and writes three raw tables whose columns are all text (missing value = empty string):
+A B2B company sells to customers in Germany, Austria and Switzerland. Three raw tables, all
+columns text (missing value = empty CSV field):
 
 * ``raw_customers``: customer_id, company_name, contact_email, segment, country, signup_date
 * ``raw_orders``: order_id, customer_id, order_date, status, amount_eur, cost_eur
 * ``raw_survey_responses``: response_id, customer_id, responded_at, score, channel, comment
 
-Model (all draws from one ``numpy.random.default_rng(seed)``, vectorised over customers, with
-loops only over months/quarters):
+numpy draws integer codes only (days, cents, seconds, indexes into the vocabularies), month by
+month, so memory follows one month's rows; each month goes into a scratch DuckDB table, and
+DuckDB formats the text while writing the files (``generate``: the committed seeds as CSV, or
+Parquet at any size; ``append_days``: the next days of existing raw files). The same seed and
+sizes give the same rows in either format.
+
+Model (``numpy.random`` seeded by ``seed``; vectorised over customers, loops over months only):
 
 * Customers: segment Enterprise/Mid-Market/SMB ~ 20/35/45 %, country DE/AT/CH ~ 60/20/20 %,
   signup uniform from ~6 months before ``start_date`` to ~6 months before ``end_date``.
   Customer ids are assigned in signup order. Company names are a surname or an invented word,
   an industry word and a legal form of the country; e-mails are
   ``firstname.lastname@<company-slug>.<tld>`` (ASCII, umlauts transliterated).
-* Orders: every customer lives month by month from its signup month; alive customers churn
-  with a monthly probability by segment (Enterprise lowest, SMB highest) and churned customers
-  reactivate with a monthly probability. Orders per alive month ~ Poisson(segment rate x
-  customer activity x seasonality), where August and December are weak and March and November
-  strong. The order day is uniform within the (partial) month. Status completed/cancelled/
-  returned ~ 90/6/4 %, amount lognormal by segment (medians ~9,000 / 2,500 / 700 EUR),
-  cost = amount x uniform(0.55, 0.8). Order ids are assigned in date order.
-* Survey responses: each quarter an alive customer responds with probability 0.5 and a churned
-  one with probability 0.1; a responding account answers with 1 + Poisson(contacts by segment)
-  contacts (B2B: several people per account). Score = latent customer satisfaction (segment
-  mean, Enterprise happiest) + per-response noise - churn penalty, rounded and clipped to 0..10.
-  About 2 % of the responses are stamped at 23:59:59 on the last day of their month. About 30 %
-  carry a German comment; about 2 % of the comments contain personal data (an e-mail address,
-  or a person's name and phone number). Response ids are assigned in time order.
+* Life: each month alive customers churn with a probability by segment (Enterprise lowest, SMB
+  highest) and churned ones reactivate with a monthly probability.
+* Orders: per alive month ~ Poisson(segment rate x customer activity x seasonality x share of
+  the month after signup), where August and December are weak and March and November strong.
+  The order day is uniform within that part of the month. Status completed/cancelled/returned
+  ~ 90/6/4 %, amount lognormal around the customer's median (segment medians ~9,000 / 2,500 /
+  700 EUR), cost = amount x uniform(0.55, 0.8). Order ids are assigned in date order.
+* Survey responses: each month an alive account answers with probability 1/6 and a churned one
+  with 1/30 (scaled by the share of the month after signup) with 1 + Poisson(contacts by
+  segment) contacts (B2B: several people per account), each at a uniform second of that part of
+  the month. Score = latent customer satisfaction (segment mean, Enterprise happiest) +
+  per-response noise - churn penalty, rounded and clipped to 0..10. About 2 % of the responses
+  are stamped at 23:59:59 on the last day of their month. About 30 % carry a German comment;
+  about 2 % of the comments contain personal data (a person's e-mail address, or name and phone
+  number). Response ids are assigned in time order.
+* ``orders`` / ``responses`` are targets: the expected totals are computed before the draws and
+  the order rate / the probability to answer (at most 1 a month) are scaled to hit them.
+* Appending (``append_days``) continues the same model from the existing files: the valid
+  customers with their segment, country and signup, their order rate and answer probability of
+  the last 365 days, their geometric mean order amount and mean score; alive unless the time
+  since their last order is 3 expected orders long. Ids continue after the largest clean id;
+  no dirty rows.
 
-Dirty rows (only with ``include_dirty=True``) are listed per dataset in ``Dataset.dirty`` as
-``DirtyRow(table, row_id, kind, expected)``. ``row_id`` is the raw id as written ("" when the
-id is missing); ``expected`` is ``"staged"`` or the rejection reason the staging models emit.
-Appended dirty rows use a separate id range (``CUST-9xxxx``, ``ORD-9xxxxxx``, ``RSP-9xxxxx``)
-that clean ids never reach (``CUST-99999``, all nines, is never assigned and serves as the
-unknown customer); "variant" rows are clean rows modified in place and keep their clean id.
+Dirty rows (``include_dirty``) are listed in ``Generated.dirty`` as
+``DirtyRow(table, row_id, kind, expected)``. ``row_id`` is the raw id as written ("" when the id
+is missing); ``expected`` is ``"staged"`` or the rejection reason the staging models emit. Each
+is derived from a clean source row: "variant" kinds change the source in place and keep its id;
+the others add rows right after it, in a dirty id range (``CUST-9xxxx``, ``ORD-9xxxxxx``,
+``RSP-9xxxxx``) that clean ids never reach, except the exact duplicate, which repeats the source
+with its id. ``CUST-99999`` (all nines) is never assigned and serves as the unknown customer.
+Sources are spread evenly over a table, the kinds in turn: max(number of kinds, ``DIRTY_RATE``
+of the rows) of them, so every kind appears, in the demo seeds exactly once.
 
 ``raw_customers``:
 
@@ -47,7 +63,7 @@ whitespace_case_variant   id " cust-00007 ", segment           staged
                           (in place)
 exact_duplicate           identical copy of a clean row        duplicate customer_id (identical row)
 conflicting_duplicate     two rows CUST-90001, segment SMB     conflicting duplicate customer_id
-                          vs Mid-Market (two DirtyRows)
+                          vs Enterprise (two DirtyRows)
 unknown_segment           segment "Startup"                    unknown segment
 unknown_country           country "FR"                         unknown country
 missing_id                customer_id ""                       missing customer_id
@@ -64,8 +80,8 @@ status_variant            status " Completed " (in place)      staged
 customer_id_variant       customer_id " cust-00003"            staged
                           (in place)
 exact_duplicate           identical copy of a clean row        duplicate order_id (identical row)
-conflicting_duplicate     two rows ORD-9000001, amount         conflicting duplicate order_id
-                          1200.00 vs 1350.00 (two DirtyRows)
+conflicting_duplicate     two rows ORD-9000001, amount a       conflicting duplicate order_id
+                          vs a + a / 8 (two DirtyRows)
 unknown_customer          customer_id "CUST-99999"             unknown customer_id
 negative_amount           amount_eur "-250.00"                 negative amount_eur
 invalid_amount            amount_eur "n/a"                     invalid amount_eur
@@ -84,7 +100,7 @@ kind                      example                              expected fate
 score_whitespace_variant  score " 9 " (in place)               staged
 customer_id_case_variant  customer_id "cust-00004"             staged
                           (in place)
-pii_comment               valid row, comment holds an          staged
+pii_comment               copy whose comment holds an          staged
                           e-mail address
 score_too_high            score "11"                           score outside 0..10
 score_negative            score "-1"                           score outside 0..10
@@ -92,27 +108,29 @@ score_not_a_number        score "ten"                          score is not a nu
 missing_score             score ""                             missing score
 score_not_whole           score "7.5"                          score is not a whole number
 exact_duplicate           identical copy of a clean row        duplicate response_id (identical row)
-conflicting_duplicate     two rows RSP-900007, score 3 vs      conflicting duplicate response_id
-                          9 (two DirtyRows)
+conflicting_duplicate     two rows RSP-900007, score s vs      conflicting duplicate response_id
+                          (s + 5) mod 11 (two DirtyRows)
 unknown_customer          customer_id "CUST-99999"             unknown customer_id
 future_responded_at       responded_at "2031-03-01 10:00:00"   responded_at in the future
 invalid_responded_at      responded_at "not a date"            invalid responded_at
 missing_id                response_id ""                       missing response_id
 ========================  ===================================  =====================================
 
-Each dirty row has exactly one problem. For an exact duplicate only the appended copy is listed
-(the original clean row keeps its fate "staged"). Dirty customers have no orders or responses;
-appended dirty orders and responses belong to the first clean customer.
+Each dirty row has exactly one problem. For an exact duplicate only the added copy is listed
+(the source keeps its fate "staged"). Dirty customers have no orders or responses.
 """
 
 from __future__ import annotations
 
+import tempfile
+import time
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -126,78 +144,89 @@ from nps_warehouse.contract import (
     STATUSES,
 )
 
-__all__ = [
-    "DIRTY_KINDS",
-    "TABLE_COLUMNS",
-    "Dataset",
-    "DirtyRow",
-    "GeneratorConfig",
-    "generate",
-    "write_csv",
-]
-
-# --------------------------------------------------------------------------------------------
-# Public contract
-# --------------------------------------------------------------------------------------------
+Log = Callable[[str], None]
 
 # The tables the generator writes (their columns: the raw contract, nps_warehouse.contract).
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     table: RAW_COLUMNS[table] for table in (CUSTOMERS, ORDERS, RESPONSES)
 }
-
 CHANNELS: tuple[str, ...] = ("email", "web", "phone", "in_app")
+DIRTY_RATE = 0.001  # dirty source rows per row, beyond one per kind
 
-# Every dirty kind per table with the expected fate (the documented catalogue).
-DIRTY_KINDS: dict[str, dict[str, str]] = {
+# Every dirty kind per table: its expected fate and how it changes the written text, as SQL
+# templates per column ({c}: the clean value, {w}: the digits of a customer id).
+_DIRTY: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
     CUSTOMERS: {
-        "whitespace_case_variant": "staged",
-        "exact_duplicate": "duplicate customer_id (identical row)",
-        "conflicting_duplicate": "conflicting duplicate customer_id",
-        "unknown_segment": "unknown segment",
-        "unknown_country": "unknown country",
-        "missing_id": "missing customer_id",
-        "invalid_signup_date": "invalid signup_date",
-        "future_signup_date": "signup_date in the future",
+        "whitespace_case_variant": (
+            "staged",
+            {
+                "customer_id": "' ' || lower({c}) || ' '",
+                "segment": "'  ' || lower({c}) || ' '",
+                "country": "' ' || lower({c})",
+            },
+        ),
+        "exact_duplicate": ("duplicate customer_id (identical row)", {}),
+        "conflicting_duplicate": ("conflicting duplicate customer_id", {}),
+        "unknown_segment": ("unknown segment", {"segment": "'Startup'"}),
+        "unknown_country": ("unknown country", {"country": "'FR'"}),
+        "missing_id": ("missing customer_id", {"customer_id": "''"}),
+        "invalid_signup_date": ("invalid signup_date", {"signup_date": "'31.02.2024'"}),
+        "future_signup_date": ("signup_date in the future", {"signup_date": "'2031-01-15'"}),
     },
     ORDERS: {
-        "status_variant": "staged",
-        "customer_id_variant": "staged",
-        "exact_duplicate": "duplicate order_id (identical row)",
-        "conflicting_duplicate": "conflicting duplicate order_id",
-        "unknown_customer": "unknown customer_id",
-        "negative_amount": "negative amount_eur",
-        "invalid_amount": "invalid amount_eur",
-        "future_order_date": "order_date in the future",
-        "invalid_order_date": "invalid order_date",
-        "unknown_status": "unknown status",
-        "missing_id": "missing order_id",
-        "negative_cost": "negative cost_eur",
+        "status_variant": ("staged", {"status": "' ' || upper({c}[1]) || {c}[2:] || ' '"}),
+        "customer_id_variant": ("staged", {"customer_id": "' ' || lower({c})"}),
+        "exact_duplicate": ("duplicate order_id (identical row)", {}),
+        "conflicting_duplicate": ("conflicting duplicate order_id", {}),
+        "unknown_customer": ("unknown customer_id", {"customer_id": "'CUST-' || repeat('9', {w})"}),
+        "negative_amount": ("negative amount_eur", {"amount_eur": "'-' || {c}"}),
+        "invalid_amount": ("invalid amount_eur", {"amount_eur": "'n/a'"}),
+        "future_order_date": ("order_date in the future", {"order_date": "'2031-06-01'"}),
+        "invalid_order_date": ("invalid order_date", {"order_date": "'2025-13-01'"}),
+        "unknown_status": ("unknown status", {"status": "'pending'"}),
+        "missing_id": ("missing order_id", {"order_id": "''"}),
+        "negative_cost": ("negative cost_eur", {"cost_eur": "'-' || {c}"}),
     },
     RESPONSES: {
-        "score_whitespace_variant": "staged",
-        "customer_id_case_variant": "staged",
-        "pii_comment": "staged",
-        "score_too_high": "score outside 0..10",
-        "score_negative": "score outside 0..10",
-        "score_not_a_number": "score is not a number",
-        "missing_score": "missing score",
-        "score_not_whole": "score is not a whole number",
-        "exact_duplicate": "duplicate response_id (identical row)",
-        "conflicting_duplicate": "conflicting duplicate response_id",
-        "unknown_customer": "unknown customer_id",
-        "future_responded_at": "responded_at in the future",
-        "invalid_responded_at": "invalid responded_at",
-        "missing_id": "missing response_id",
+        "score_whitespace_variant": ("staged", {"score": "' ' || {c} || ' '"}),
+        "customer_id_case_variant": ("staged", {"customer_id": "lower({c})"}),
+        "pii_comment": ("staged", {}),
+        "score_too_high": ("score outside 0..10", {"score": "'11'"}),
+        "score_negative": ("score outside 0..10", {"score": "'-1'"}),
+        "score_not_a_number": ("score is not a number", {"score": "'ten'"}),
+        "missing_score": ("missing score", {"score": "''"}),
+        "score_not_whole": ("score is not a whole number", {"score": "'7.5'"}),
+        "exact_duplicate": ("duplicate response_id (identical row)", {}),
+        "conflicting_duplicate": ("conflicting duplicate response_id", {}),
+        "unknown_customer": ("unknown customer_id", {"customer_id": "'CUST-' || repeat('9', {w})"}),
+        "future_responded_at": (
+            "responded_at in the future",
+            {"responded_at": "'2031-03-01 10:00:00'"},
+        ),
+        "invalid_responded_at": ("invalid responded_at", {"responded_at": "'not a date'"}),
+        "missing_id": ("missing response_id", {"response_id": "''"}),
     },
+}
+# Every dirty kind per table with the expected fate (the documented catalogue).
+DIRTY_KINDS: dict[str, dict[str, str]] = {
+    table: {kind: fate for kind, (fate, _) in kinds.items()} for table, kinds in _DIRTY.items()
+}
+# The second row of a conflicting duplicate: which code changes, and how.
+_CONFLICT: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
+    CUSTOMERS: ("segment", lambda v: (v + 1) % len(SEGMENTS)),
+    ORDERS: ("amount", lambda v: v + v // 8),
+    RESPONSES: ("score", lambda v: (v + 5) % 11),
 }
 
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """Parameters of one generated dataset (dates inclusive)."""
+    """Parameters of one dataset (dates inclusive; orders and responses are targets)."""
 
     seed: int = 42
     customers: int = 360
+    orders: int | None = None
+    responses: int | None = None
     start_date: date = date(2024, 1, 1)
     end_date: date = date(2026, 6, 30)
     include_dirty: bool = True
@@ -213,14 +242,13 @@ class DirtyRow:
     expected: str
 
 
-@dataclass
-class Dataset:
-    """The three raw tables (all columns text) plus the list of dirty rows."""
+@dataclass(frozen=True)
+class Generated:
+    """The files written, their rows, and the dirty rows among them."""
 
-    customers: pd.DataFrame
-    orders: pd.DataFrame
-    responses: pd.DataFrame
-    dirty: list[DirtyRow] = field(default_factory=list)
+    paths: dict[str, Path]
+    rows: dict[str, int]
+    dirty: list[DirtyRow]
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,8 +272,8 @@ _AMOUNT_CUSTOMER_SIGMA = 0.3
 _AMOUNT_ORDER_SIGMA = 0.45
 _COST_SHARE = (0.55, 0.8)
 
-_RESPOND_P_ALIVE = 0.5
-_RESPOND_P_CHURNED = 0.1
+_RESPOND_P_ALIVE = 1 / 6  # monthly
+_RESPOND_P_CHURNED = 1 / 30
 _EXTRA_CONTACTS = np.array([1.0, 0.7, 0.45])  # extra respondents per responding account
 _SCORE_MEAN = np.array([8.4, 7.6, 6.9])
 _SCORE_CUSTOMER_SD = 1.0
@@ -254,8 +282,10 @@ _CHURN_SCORE_PENALTY = 2.5
 _MONTH_END_STAMP_P = 0.02
 _COMMENT_P = 0.3
 _PII_P = 0.02  # share of comments holding personal data
+_ALIVE_GAP = 3.0  # appending: churned after a gap of this many expected orders without one
+_MIN_DIRTY_CUSTOMERS = 20
 
-_SECONDS_PER_DAY = 86_400
+_DAY = 86_400  # seconds
 
 # --------------------------------------------------------------------------------------------
 # Vocabularies
@@ -345,103 +375,27 @@ _INDUSTRY_SLUGS: tuple[str, ...] = tuple(_ascii_slug(s) for s in _INDUSTRIES)
 _FIRST_ASCII: tuple[str, ...] = tuple(_ascii_slug(s, ".") for s in _FIRST_NAMES)
 _LAST_ASCII: tuple[str, ...] = tuple(_ascii_slug(s, ".") for s in _LAST_NAMES)
 _LEGAL_VOCAB: tuple[str, ...] = tuple(form for c in COUNTRIES for form, _ in _LEGAL_FORMS[c])
+_COMMENT_POOLS = (_COMMENTS_DETRACTOR, _COMMENTS_PASSIVE, _COMMENTS_PROMOTER)
 if len(set(_STEM_SLUGS)) != len(_STEMS) or len(set(_INDUSTRY_SLUGS)) != len(_INDUSTRIES):
     raise RuntimeError("company vocabulary slugs must be unique")  # pragma: no cover
 
 # --------------------------------------------------------------------------------------------
-# Vectorised text building: every part is an (n, width) uint8 matrix of UTF-8 bytes padded
-# with NUL; the parts are laid side by side, NULs dropped, and the rows split on "\n".
+# Days, months, ids
 # --------------------------------------------------------------------------------------------
 
 
-def _vocab(values: Sequence[str]) -> np.ndarray:
-    """Strings as an (n, width) matrix of UTF-8 bytes, NUL padded."""
-    encoded = [v.encode("utf-8") for v in values]
-    width = max([1, *map(len, encoded)])
-    return np.array(encoded, dtype=f"S{width}").view(np.uint8).reshape(len(encoded), width)
+def _day(d: date) -> int:
+    """Days since 1970-01-01."""
+    return (d - date(1970, 1, 1)).days
 
 
-def _const(text: str) -> np.ndarray:
-    return _vocab([text])
+def _month(days: np.ndarray | int) -> np.ndarray:
+    """Days since epoch -> months since 1970-01."""
+    return np.asarray(days, dtype="datetime64[D]").astype("datetime64[M]").astype(np.int64)
 
 
-def _pick(values: Sequence[str], idx: np.ndarray) -> np.ndarray:
-    return _vocab(values)[idx]
-
-
-def _digits(values: np.ndarray, min_digits: int) -> np.ndarray:
-    """Decimal digits of non-negative ints, zero-padded to ``min_digits`` (0 -> '' if 0)."""
-    values = np.asarray(values, dtype=np.int64)
-    top = int(values.max()) if values.size else 0
-    width = max(min_digits, len(str(top)), 1)
-    out = np.zeros((values.size, width), dtype=np.uint8)
-    rest = values.copy()
-    for pos in range(width):
-        col = width - 1 - pos
-        keep = (values >= 10**pos) | (pos < min_digits)
-        out[:, col] = np.where(keep, rest % 10 + 48, 0)
-        rest //= 10
-    return out
-
-
-def _join(n: int, *parts: np.ndarray) -> np.ndarray:
-    """Concatenate byte-matrix parts row-wise into an object array of Python strings."""
-    widths = [p.shape[1] for p in parts]
-    buf = np.zeros((n, sum(widths) + 1), dtype=np.uint8)
-    col = 0
-    for part, width in zip(parts, widths, strict=True):
-        buf[:, col : col + width] = part
-        col += width
-    buf[:, -1] = 10
-    flat = buf.ravel()
-    text = flat[flat != 0].tobytes().decode("utf-8")
-    out = np.empty(n, dtype=object)
-    out[:] = text.split("\n")[:n]
-    return out
-
-
-def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
-    return _join(numbers.size, _const(prefix), _digits(numbers, width))
-
-
-def _money(cents: np.ndarray) -> np.ndarray:
-    """Non-negative cents as text with exactly two decimals, e.g. 123450 -> '1234.50'."""
-    cents = np.asarray(cents, dtype=np.int64)
-    return _join(cents.size, _digits(cents // 100, 1), _const("."), _digits(cents % 100, 2))
-
-
-def _day_number(d: date) -> int:
-    return int(np.datetime64(d, "D").astype(np.int64))
-
-
-def _date_text(days: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 as 'YYYY-MM-DD' (formatted once per distinct day)."""
-    days = np.asarray(days, dtype=np.int64)
-    if days.size == 0:
-        return np.empty(0, dtype=object)
-    lo = int(days.min())
-    table = np.datetime_as_string(np.arange(lo, int(days.max()) + 1).astype("datetime64[D]"))
-    return table.astype(object)[days - lo]
-
-
-def _timestamp_text(seconds: np.ndarray) -> np.ndarray:
-    """Seconds since epoch (UTC) as 'YYYY-MM-DD HH:MM:SS'."""
-    seconds = np.asarray(seconds, dtype=np.int64)
-    if seconds.size == 0:
-        return np.empty(0, dtype=object)
-    days, sec = np.divmod(seconds, _SECONDS_PER_DAY)
-    lo = int(days.min())
-    day_strings = np.datetime_as_string(np.arange(lo, int(days.max()) + 1).astype("datetime64[D]"))
-    return _join(
-        seconds.size,
-        _vocab(day_strings.tolist())[days - lo],
-        _const(" "),
-        _digits(sec // 3600, 2),
-        _const(":"),
-        _digits(sec // 60 % 60, 2),
-        _const(":"),
-        _digits(sec % 60, 2),
-    )
+def _month_start(months: np.ndarray | int) -> np.ndarray:
+    return np.asarray(months, dtype="datetime64[M]").astype("datetime64[D]").astype(np.int64)
 
 
 def _id_width(count: int, min_width: int) -> int:
@@ -452,624 +406,634 @@ def _id_width(count: int, min_width: int) -> int:
     return width
 
 
-def _month_index(days: np.ndarray) -> np.ndarray:
-    """Days since epoch -> months since 1970-01."""
-    return (
-        np.asarray(days, dtype=np.int64)
-        .astype("datetime64[D]")
-        .astype("datetime64[M]")
-        .astype(np.int64)
-    )
-
-
-def _month_first_day(months: np.ndarray | int) -> np.ndarray:
-    return (
-        np.asarray(months, dtype=np.int64)
-        .astype("datetime64[M]")
-        .astype("datetime64[D]")
-        .astype(np.int64)
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# Simulation
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Customers:
-    ids: np.ndarray  # object
-    segment: np.ndarray  # int, index into SEGMENTS
-    country: np.ndarray  # int, index into COUNTRIES
-    signup: np.ndarray  # int days since epoch
-    company: np.ndarray  # object
-    email: np.ndarray  # object
-    domain: np.ndarray  # object, e-mail domain
-    id_width: int
-
-
 def _categorical(rng: np.random.Generator, shares: np.ndarray, n: int) -> np.ndarray:
     cum = np.cumsum(shares)
     cum[-1] = 1.0
     return np.searchsorted(cum, rng.random(n), side="right")
 
 
+# --------------------------------------------------------------------------------------------
+# The simulation: customers, then month by month their life, orders and survey responses
+# --------------------------------------------------------------------------------------------
+
+
 @dataclass
-class _CustomerCodes:
+class _Population:
+    """The customers the months are simulated for (index = position, not id)."""
+
+    number: np.ndarray  # id number, CUST-<number>
     segment: np.ndarray
     country: np.ndarray
-    signup: np.ndarray
-    stem: np.ndarray
-    ind: np.ndarray
-    num: np.ndarray
-    legal: np.ndarray
-    first: np.ndarray
-    last: np.ndarray
+    signup: np.ndarray  # day
+    alive: np.ndarray  # before the first simulated month
+    orders: np.ndarray  # orders per alive month at seasonality 1
+    amount: np.ndarray  # median order amount, EUR
+    latent: np.ndarray  # satisfaction
+    respond_alive: np.ndarray  # probability of answering in a month while alive
+    respond_churned: np.ndarray  # ... while churned
+    contacts: np.ndarray  # extra respondents (Poisson mean) per answering account
 
 
 def _customer_codes(
-    n: int, start_date: date, end_date: date, rng: np.random.Generator
-) -> _CustomerCodes:
-    """Customers as numeric codes, in the one order of random draws that both the CSV seeds
-    and the bulk Parquet path rely on (the seeds stay byte-identical)."""
-    start, end = _day_number(start_date), _day_number(end_date)
-    lo, hi = start - _SIGNUP_LEAD_DAYS, max(end - _SIGNUP_LEAD_DAYS, start - _SIGNUP_LEAD_DAYS)
-    signup = np.sort(rng.integers(lo, hi + 1, size=n))
+    n: int, start: int, end: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    lo = start - _SIGNUP_LEAD_DAYS
+    signup = np.sort(rng.integers(lo, max(end - _SIGNUP_LEAD_DAYS, lo) + 1, size=n))
     segment = _categorical(rng, _SEGMENT_SHARE, n)
     country = _categorical(rng, _COUNTRY_SHARE, n)
     n_surnames = len(_LAST_NAMES)
-    invented = rng.random(n) >= 0.45
     stem = np.where(
-        invented,
+        rng.random(n) >= 0.45,
         n_surnames + rng.integers(0, len(_STEMS) - n_surnames, size=n),
         rng.integers(0, n_surnames, size=n),
     )
     ind = rng.integers(0, len(_INDUSTRIES), size=n)
     legal = np.zeros(n, dtype=np.int64)
-    u = rng.random(n)
     offset = 0
-    for c, code in enumerate(COUNTRIES):
-        cum = np.cumsum([p for _, p in _LEGAL_FORMS[code]])
-        cum[-1] = 1.0
-        mask = country == c
-        legal[mask] = offset + np.searchsorted(cum, u[mask], side="right")
-        offset += len(cum)
+    for c, forms in enumerate(_LEGAL_FORMS[code] for code in COUNTRIES):
+        shares = np.array([share for _, share in forms])
+        legal[country == c] = offset + _categorical(rng, shares, int((country == c).sum()))
+        offset += len(forms)
     # Companies sharing stem and industry are numbered 2, 3, ... (first one: no number).
     key = stem * len(_INDUSTRIES) + ind
     order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    group_start = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
-    first_pos = np.maximum.accumulate(np.where(group_start, np.arange(n), 0))
+    group_start = np.r_[True, key[order][1:] != key[order][:-1]]
     rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - first_pos
-    return _CustomerCodes(
-        segment=segment,
-        country=country,
-        signup=signup,
-        stem=stem,
-        ind=ind,
-        num=np.where(rank > 0, rank + 1, 0),
-        legal=legal,
-        first=rng.integers(0, len(_FIRST_NAMES), size=n),
-        last=rng.integers(0, len(_LAST_NAMES), size=n),
-    )
-
-
-def _make_customers(config: GeneratorConfig, rng: np.random.Generator) -> _Customers:
-    codes = _customer_codes(config.customers, config.start_date, config.end_date, rng)
-    n = config.customers
-    segment, country, signup = codes.segment, codes.country, codes.signup
-    stem, industry, legal = codes.stem, codes.ind, codes.legal
-    # Company: stem (surname or invented word) + industry (+ number if taken) + legal form.
-    taken = (codes.num > 0).astype(np.int64)
-    number = _digits(codes.num, 0)
-    company = _join(
-        n,
-        _pick(_STEMS, stem),
-        _const(" "),
-        _pick(_INDUSTRIES, industry),
-        _pick(("", " "), taken),
-        number,
-        _const(" "),
-        _pick(_LEGAL_VOCAB, legal),
-    )
-    domain_parts = (
-        _pick(_STEM_SLUGS, stem),
-        _const("-"),
-        _pick(_INDUSTRY_SLUGS, industry),
-        _pick(("", "-"), taken),
-        number,
-        _const("."),
-        _pick(tuple(c.lower() for c in COUNTRIES), country),
-    )
-    domain = _join(n, *domain_parts)
-    first, last = codes.first, codes.last
-    email = _join(
-        n,
-        _pick(_FIRST_ASCII, first),
-        _const("."),
-        _pick(_LAST_ASCII, last),
-        _const("@"),
-        *domain_parts,
-    )
-    width = _id_width(n, 5)
-    return _Customers(
-        ids=_ids("CUST-", np.arange(1, n + 1), width),
-        segment=segment,
-        country=country,
-        signup=signup,
-        company=company,
-        email=email,
-        domain=domain,
-        id_width=width,
-    )
-
-
-@dataclass
-class _Life:
-    first_month: int  # months since 1970-01 of column 0
-    alive: np.ndarray  # bool (months, customers): signed up and alive in that month
-
-
-def _simulate_orders(
-    config: GeneratorConfig, rng: np.random.Generator, cust: _Customers
-) -> tuple[_Life, dict[str, np.ndarray]]:
-    n = cust.ids.size
-    start, end = _day_number(config.start_date), _day_number(config.end_date)
-    signup_month = _month_index(cust.signup)
-    first_month = int(signup_month.min()) if n else int(_month_index(np.array([start]))[0])
-    last_month = int(_month_index(np.array([end]))[0])
-    months = np.arange(first_month, last_month + 1)
-    alive_hist = np.zeros((months.size, n), dtype=bool)
-    alive = np.ones(n, dtype=bool)
-    activity = rng.gamma(_ACTIVITY_SHAPE, 1.0 / _ACTIVITY_SHAPE, size=n)
-    base_rate = _ORDER_RATE[cust.segment] * activity
-    churn_p = _CHURN_P[cust.segment]
-    react_p = _REACTIVATE_P[cust.segment]
-    chunks_cust: list[np.ndarray] = []
-    chunks_lo: list[np.ndarray] = []
-    chunks_hi: list[np.ndarray] = []
-    for j, month in enumerate(months):
-        month_lo = int(_month_first_day(month))
-        month_hi = int(_month_first_day(month + 1)) - 1
-        existing = signup_month < month
-        u = rng.random(n)
-        alive = np.where(existing, np.where(alive, u >= churn_p, u < react_p), True)
-        signed = cust.signup <= month_hi
-        alive_hist[j] = alive & signed
-        if month_hi < start or month_lo > end:
-            continue
-        lo = np.maximum(np.maximum(cust.signup, month_lo), start)
-        hi = min(month_hi, end)
-        eligible = alive_hist[j] & (lo <= hi)
-        share = np.clip(hi - lo + 1, 0, None) / (month_hi - month_lo + 1)
-        season = _SEASON[(month % 12)]
-        lam = np.where(eligible, base_rate * season * share, 0.0)
-        counts = rng.poisson(lam)
-        who = np.repeat(np.arange(n), counts)
-        chunks_cust.append(who)
-        chunks_lo.append(lo[who])
-        chunks_hi.append(np.full(who.size, hi, dtype=np.int64))
-    who = np.concatenate(chunks_cust) if chunks_cust else np.zeros(0, dtype=np.int64)
-    lo = np.concatenate(chunks_lo) if chunks_lo else np.zeros(0, dtype=np.int64)
-    hi = np.concatenate(chunks_hi) if chunks_hi else np.zeros(0, dtype=np.int64)
-    day = lo + np.floor(rng.random(who.size) * (hi - lo + 1)).astype(np.int64)
-    status = _categorical(rng, _STATUS_SHARE, who.size)
-    customer_size = rng.lognormal(0.0, _AMOUNT_CUSTOMER_SIGMA, size=n)
-    amount = (
-        _AMOUNT_MEDIAN[cust.segment[who]]
-        * customer_size[who]
-        * rng.lognormal(0.0, _AMOUNT_ORDER_SIGMA, size=who.size)
-    )
-    amount_cents = np.maximum(np.rint(amount * 100).astype(np.int64), 100)
-    cost_cents = np.rint(amount_cents * rng.uniform(*_COST_SHARE, size=who.size)).astype(np.int64)
-    # Ids in date order; within a day by customer (chunks are already ordered by customer, and
-    # a stable sort of a small integer key is a linear-time radix sort).
-    order = np.argsort(
-        (day - start).astype(np.int16 if end - start < 32_000 else np.int32), kind="stable"
-    )
-    who, day, status = who[order], day[order], status[order]
-    amount_cents, cost_cents = amount_cents[order], cost_cents[order]
-    columns = {
-        "order_id": _ids("ORD-", np.arange(1, who.size + 1), _id_width(who.size, 7)),
-        "customer_id": cust.ids[who],
-        "order_date": _date_text(day),
-        "status": np.array(STATUSES, dtype=object)[status],
-        "amount_eur": _money(amount_cents),
-        "cost_eur": _money(cost_cents),
-    }
-    return _Life(first_month=first_month, alive=alive_hist), columns
-
-
-def _alive_at(life: _Life, who: np.ndarray, days: np.ndarray) -> np.ndarray:
-    row = np.clip(_month_index(days) - life.first_month, 0, life.alive.shape[0] - 1)
-    return life.alive[row, who]
-
-
-def _simulate_responses(
-    config: GeneratorConfig, rng: np.random.Generator, cust: _Customers, life: _Life
-) -> dict[str, np.ndarray]:
-    n = cust.ids.size
-    start, end = _day_number(config.start_date), _day_number(config.end_date)
-    start_month = int(_month_index(np.array([start]))[0])
-    end_month = int(_month_index(np.array([end]))[0])
-    latent = _SCORE_MEAN[cust.segment] + rng.normal(0.0, _SCORE_CUSTOMER_SD, size=n)
-    chunks_who: list[np.ndarray] = []
-    chunks_t: list[np.ndarray] = []
-    for q_month in range(start_month - start_month % 3, end_month + 1, 3):
-        q_lo = max(int(_month_first_day(q_month)), start)
-        q_hi = min(int(_month_first_day(q_month + 3)) - 1, end)
-        lo = np.maximum(cust.signup + 1, q_lo)
-        span = np.clip(q_hi - lo + 1, 0, None) * _SECONDS_PER_DAY
-        eligible = span > 0
-        t0 = lo * _SECONDS_PER_DAY + np.floor(rng.random(n) * span).astype(np.int64)
-        alive_now = _alive_at(life, np.arange(n), np.where(eligible, t0 // _SECONDS_PER_DAY, lo))
-        p = np.where(alive_now, _RESPOND_P_ALIVE, _RESPOND_P_CHURNED)
-        respond = eligible & (rng.random(n) < p)
-        contacts = np.where(respond, 1 + rng.poisson(_EXTRA_CONTACTS[cust.segment]), 0)
-        who = np.repeat(np.arange(n), contacts)
-        t = lo[who] * _SECONDS_PER_DAY + np.floor(rng.random(who.size) * span[who]).astype(np.int64)
-        chunks_who.append(who)
-        chunks_t.append(t)
-    who = np.concatenate(chunks_who) if chunks_who else np.zeros(0, dtype=np.int64)
-    t = np.concatenate(chunks_t) if chunks_t else np.zeros(0, dtype=np.int64)
-    m = who.size
-    # Some responses are stamped at the very end of their month (23:59:59 on the last day).
-    month_last_day = _month_first_day(_month_index(t // _SECONDS_PER_DAY) + 1) - 1
-    stamp = (rng.random(m) < _MONTH_END_STAMP_P) & (month_last_day <= end)
-    t = np.where(stamp, month_last_day * _SECONDS_PER_DAY + _SECONDS_PER_DAY - 1, t)
-    churned = ~_alive_at(life, who, t // _SECONDS_PER_DAY)
-    raw_score = latent[who] + rng.normal(0.0, _SCORE_RESPONSE_SD, size=m)
-    raw_score -= _CHURN_SCORE_PENALTY * churned
-    score = np.clip(np.rint(raw_score), 0, 10).astype(np.int64)
-    channel = _categorical(rng, _CHANNEL_SHARE, m)
-
-    # Comments: German free text by score band; a few hold personal data (PII).
-    has_comment = rng.random(m) < _COMMENT_P
-    pick = rng.integers(0, 1_000_000, size=m)
-    comment = np.full(m, "", dtype=object)
-    for band, pool in (
-        (score <= 6, _COMMENTS_DETRACTOR),
-        ((score >= 7) & (score <= 8), _COMMENTS_PASSIVE),
-        (score >= 9, _COMMENTS_PROMOTER),
-    ):
-        mask = has_comment & band
-        comment[mask] = np.array(pool, dtype=object)[pick[mask] % len(pool)]
-    pii = has_comment & (rng.random(m) < _PII_P)
-    pii_phone = pii & (rng.random(m) < 0.5)
-    pii_mail = pii & ~pii_phone
-    idx = np.flatnonzero(pii_phone)
-    if idx.size:
-        comment[idx] = _join(
-            idx.size,
-            _const(_PII_PHONE_TEXT),
-            _pick(_FIRST_NAMES, rng.integers(0, len(_FIRST_NAMES), size=idx.size)),
-            _const(" "),
-            _pick(_LAST_NAMES, rng.integers(0, len(_LAST_NAMES), size=idx.size)),
-            _const(", Tel. "),
-            _pick(_PHONE_PREFIX, cust.country[who[idx]]),
-            _digits(rng.integers(1_000_000, 10_000_000, size=idx.size), 7),
-        )
-    idx = np.flatnonzero(pii_mail)
-    if idx.size:
-        comment[idx] = _join(
-            idx.size,
-            _const(_PII_EMAIL_TEXT),
-            _vocab(cust.email[who[idx]].tolist()),
-        )
-
-    order = np.lexsort((who, t))
-    who, t, score, channel, comment = (
-        who[order],
-        t[order],
-        score[order],
-        channel[order],
-        comment[order],
-    )
+    rank[order] = np.arange(n) - np.maximum.accumulate(np.where(group_start, np.arange(n), 0))
     return {
-        "response_id": _ids("RSP-", np.arange(1, m + 1), _id_width(m, 6)),
-        "customer_id": cust.ids[who],
-        "responded_at": _timestamp_text(t),
-        "score": np.array([str(i) for i in range(11)], dtype=object)[score],
-        "channel": np.array(CHANNELS, dtype=object)[channel],
-        "comment": comment,
+        "segment": segment,
+        "country": country,
+        "signup": signup,
+        "stem": stem,
+        "ind": ind,
+        "num": np.where(rank > 0, rank + 1, 0),
+        "legal": legal,
+        "first": rng.integers(0, len(_FIRST_NAMES), size=n),
+        "last": rng.integers(0, len(_LAST_NAMES), size=n),
     }
 
 
-# --------------------------------------------------------------------------------------------
-# Tables, dirty rows, output
-# --------------------------------------------------------------------------------------------
+def _steps(
+    pop: _Population, churn: np.random.SeedSequence, chain_from: int, start: int, end: int
+) -> Iterator[tuple[int, int, int, np.ndarray]]:
+    """(month, first day, last day, alive) of each month with days in start..end; every month
+    that begins on or after ``chain_from`` first churns and reactivates customers."""
+    rng = np.random.default_rng(churn)
+    alive = pop.alive
+    signup_month = _month(pop.signup)
+    for month in range(int(_month(chain_from)), int(_month(end)) + 1):
+        lo, hi = int(_month_start(month)), int(_month_start(month + 1)) - 1
+        if lo >= chain_from:
+            u = rng.random(alive.size)
+            stays = np.where(alive, u >= _CHURN_P[pop.segment], u < _REACTIVATE_P[pop.segment])
+            alive = np.where(signup_month < month, stays, True)
+        if max(lo, start) <= min(hi, end):
+            yield month, max(lo, start), min(hi, end), alive
 
-_ID_COLUMN = {CUSTOMERS: "customer_id", ORDERS: "order_id", RESPONSES: "response_id"}
-_ID_PREFIX = {CUSTOMERS: "CUST-", ORDERS: "ORD-", RESPONSES: "RSP-"}
-_ID_MIN_WIDTH = {CUSTOMERS: 5, ORDERS: 7, RESPONSES: 6}
-# Clean rows used as in-place variants / duplicate sources (0-based customer index).
-_VARIANT_CUSTOMER = 6  # CUST-00007
-_DUPLICATE_CUSTOMER = 10  # CUST-00011
-_ORDER_VARIANT_CUSTOMER = 2  # CUST-00003
-_MIN_DIRTY_CUSTOMERS = 20
+
+def _month_days(month: int) -> int:
+    return int(_month_start(month + 1) - _month_start(month))
+
+
+def _order_rate(
+    pop: _Population, alive: np.ndarray, month: int, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's first possible order day in lo..hi and expected orders there."""
+    first = np.maximum(pop.signup, lo)
+    share = np.clip(hi - first + 1, 0, None) / _month_days(month)
+    return first, np.where(alive, pop.orders * _SEASON[month % 12] * share, 0.0)
+
+
+def _response_rate(
+    pop: _Population, alive: np.ndarray, month: int, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer's first possible answer day, days to answer in, probability to answer."""
+    first = np.maximum(pop.signup + 1, lo)
+    days = np.clip(hi - first + 1, 0, None)
+    p = np.where(alive, pop.respond_alive, pop.respond_churned) * days / _month_days(month)
+    return first, days, p
+
+
+def _draw_orders(
+    pop: _Population, alive: np.ndarray, rng: np.random.Generator, month: int, lo: int, hi: int
+) -> dict[str, np.ndarray]:
+    first, lam = _order_rate(pop, alive, month, lo, hi)
+    who = np.repeat(np.arange(lam.size), rng.poisson(lam))
+    m = who.size
+    day = first[who] + (rng.random(m) * (hi - first[who] + 1)).astype(np.int64)
+    amount = pop.amount[who] * rng.lognormal(0.0, _AMOUNT_ORDER_SIGMA, size=m)
+    cents = np.maximum(np.rint(amount * 100), 100).astype(np.int64)
+    cost = np.rint(cents * rng.uniform(*_COST_SHARE, size=m)).astype(np.int64)
+    status = _categorical(rng, _STATUS_SHARE, m)
+    order = np.argsort(day, kind="stable")  # by day, then customer
+    return {
+        "cust": pop.number[who][order],
+        "day": day[order].astype(np.int32),
+        "status": status[order].astype(np.int8),
+        "amount": cents[order],
+        "cost": cost[order],
+    }
+
+
+def _draw_responses(
+    pop: _Population, alive: np.ndarray, rng: np.random.Generator, month: int, lo: int, hi: int
+) -> dict[str, np.ndarray]:
+    first, days, p = _response_rate(pop, alive, month, lo, hi)
+    answer = rng.random(p.size) < p
+    who = np.repeat(np.arange(p.size), np.where(answer, 1 + rng.poisson(pop.contacts), 0))
+    m = who.size
+    t = first[who] * _DAY + (rng.random(m) * days[who] * _DAY).astype(np.int64)
+    month_end = int(_month_start(month + 1)) * _DAY - 1
+    t = np.where(
+        (rng.random(m) < _MONTH_END_STAMP_P) & (hi * _DAY + _DAY - 1 == month_end), month_end, t
+    )
+    noise = rng.normal(0.0, _SCORE_RESPONSE_SD, size=m)
+    score = np.clip(np.rint(pop.latent[who] + noise - _CHURN_SCORE_PENALTY * ~alive[who]), 0, 10)
+    band = np.where(score <= 6, 0, np.where(score <= 8, 1, 2))
+    sizes = np.array([len(pool) for pool in _COMMENT_POOLS])
+    has_comment = rng.random(m) < _COMMENT_P
+    pii = has_comment & (rng.random(m) < _PII_P)
+    # Comment kind: 0 none, 1..3 a comment of the score band, 4 name and phone, 5 e-mail.
+    ckind = np.where(pii, np.where(rng.random(m) < 0.5, 4, 5), np.where(has_comment, band + 1, 0))
+    order = np.lexsort((who, t))
+    columns = {
+        "cust": pop.number[who],
+        "t": t,
+        "score": score.astype(np.int8),
+        "channel": _categorical(rng, _CHANNEL_SHARE, m).astype(np.int8),
+        "ckind": ckind.astype(np.int8),
+        "cidx": (rng.random(m) * sizes[band]).astype(np.int16),
+        "nf": rng.integers(0, len(_FIRST_NAMES), size=m).astype(np.int16),
+        "nl": rng.integers(0, len(_LAST_NAMES), size=m).astype(np.int16),
+        "stem": rng.integers(0, len(_STEMS), size=m).astype(np.int16),
+        "ind": rng.integers(0, len(_INDUSTRIES), size=m).astype(np.int16),
+        "country": pop.country[who].astype(np.int8),
+        "phone": rng.integers(1_000_000, 10_000_000, size=m).astype(np.int32),
+    }
+    return {c: v[order] for c, v in columns.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Ids and dirty rows
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass
-class _Table:
-    name: str
-    columns: dict[str, np.ndarray]  # clean rows, object arrays, sorted by id
-    appended: list[dict[str, str]] = field(default_factory=list)
-    dirty: list[DirtyRow] = field(default_factory=list)
-    clean_ids: np.ndarray = field(init=False)  # ids before any in-place change (sort keys)
-    width: int = field(init=False)  # digits of the ids
-    issued: int = field(init=False, default=0)  # dirty-range ids handed out so far
+class _Numbering:
+    """Numbers a table's rows chunk by chunk and derives the dirty rows from evenly spaced
+    source rows (the kinds in turn). Adds the columns ``id`` (clean > 0, dirty range < 0) and
+    ``dirty`` (0 clean, else 1 + the kind's position in ``_DIRTY[table]``)."""
+
+    table: str
+    expected: float  # rows expected in the table
+    include_dirty: bool
+    clean: int = 0  # clean rows numbered so far
+    issued: int = 0  # dirty-range ids handed out so far
 
     def __post_init__(self) -> None:
-        self.clean_ids = self.columns[_ID_COLUMN[self.name]].copy()
-        self.width = _id_width(self.clean_ids.size, _ID_MIN_WIDTH[self.name])
+        kinds = list(_DIRTY[self.table])
+        self.sources = (
+            max(len(kinds), round(DIRTY_RATE * self.expected)) if self.include_dirty else 0
+        )
+        self.step = max(1, int(0.9 * self.expected / max(self.sources, 1)))
+        self.copies = np.array(
+            [1] + [1 if "variant" in k else 3 if "conflicting" in k else 2 for k in kinds]
+        )
+        self.same_id = np.array([True] + [k == "exact_duplicate" for k in kinds])
+        self.pii = kinds.index("pii_comment") + 1 if "pii_comment" in kinds else -1
 
-    @property
-    def size(self) -> int:
-        return int(self.clean_ids.size)
+    def __call__(self, codes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        m = len(next(iter(codes.values())))
+        j = self.clean + np.arange(m) - self.step // 2
+        source = (j >= 0) & (j % self.step == 0) & (j // self.step < self.sources)
+        kind = np.where(source, j // self.step % (self.copies.size - 1) + 1, 0)
+        copies = self.copies[kind]
+        row = np.repeat(np.arange(m), copies)
+        position = np.arange(row.size) - np.repeat(np.cumsum(copies) - copies, copies)
+        kind = kind[row]
+        fresh = (position == 1) & ~self.same_id[kind]
+        dirty_id = self.issued + np.cumsum(fresh)
+        out = {c: v[row] for c, v in codes.items()}
+        column, change = _CONFLICT[self.table]
+        out[column] = np.where(position == 2, change(out[column]), out[column])
+        dirty = np.where((position > 0) | (copies[row] == 1), kind, 0)
+        if self.table == RESPONSES:
+            out["ckind"] = np.where(dirty == self.pii, 5, out["ckind"]).astype(np.int8)
+        out["id"] = np.where((position > 0) & ~self.same_id[kind], -dirty_id, self.clean + row + 1)
+        out["dirty"] = dirty.astype(np.int8)
+        self.clean += m
+        self.issued += int(fresh.sum())
+        return out
 
-    def new_id(self) -> str:
-        """Next id of the dirty range (9 followed by zero-padded counter)."""
-        self.issued += 1
-        return f"{_ID_PREFIX[self.name]}{9 * 10 ** (self.width - 1) + self.issued}"
 
-    def row(self, i: int) -> dict[str, str]:
-        return {c: str(self.columns[c][i]) for c in TABLE_COLUMNS[self.name]}
+def _insert(con: duckdb.DuckDBPyConnection, table: str, codes: dict[str, np.ndarray]) -> None:
+    con.register("chunk", pd.DataFrame(codes, copy=False))
+    con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS FROM chunk LIMIT 0")
+    con.execute(f"INSERT INTO {table} FROM chunk")
+    con.unregister("chunk")
 
-    def mark(self, row_id: str, kind: str) -> None:
-        self.dirty.append(DirtyRow(self.name, row_id, kind, DIRTY_KINDS[self.name][kind]))
 
-    def set(self, i: int, column: str, value: str, kind: str) -> None:
-        """Modify clean row ``i`` in place (a variant that must still be staged)."""
-        self.columns[column][i] = value
-        self.mark(str(self.columns[_ID_COLUMN[self.name]][i]), kind)
+def _expected(
+    pop: _Population, churn: np.random.SeedSequence, chain_from: int, start: int, end: int
+) -> tuple[float, float]:
+    """Expected orders and responses of the simulation (its life, without the draws)."""
+    orders = responses = 0.0
+    for month, lo, hi, alive in _steps(pop, churn, chain_from, start, end):
+        orders += float(_order_rate(pop, alive, month, lo, hi)[1].sum())
+        p = _response_rate(pop, alive, month, lo, hi)[2]
+        responses += float((p * (1 + pop.contacts)).sum())
+    return orders, responses
 
-    def append(self, kind: str, base: dict[str, str], **changes: str) -> None:
-        row = {**base, **changes}
-        self.appended.append(row)
-        self.mark(row[_ID_COLUMN[self.name]], kind)
 
-    def frame(self) -> pd.DataFrame:
-        names = TABLE_COLUMNS[self.name]
-        columns = self.columns
-        if self.appended:
-            keys = [r[_ID_COLUMN[self.name]].strip().upper() for r in self.appended]
-            order = sorted(range(len(keys)), key=keys.__getitem__)
-            at = np.searchsorted(
-                self.clean_ids, np.array([keys[i] for i in order], dtype=object), side="right"
+def _simulate(
+    con: duckdb.DuckDBPyConnection,
+    pop: _Population,
+    rng: np.random.Generator,
+    churn: np.random.SeedSequence,
+    span: tuple[int, int, int],
+    numbering: dict[str, _Numbering],
+    log: Log,
+) -> None:
+    """Orders and responses of the months in ``span`` (chain_from, start, end) into ``con``."""
+    started = time.perf_counter()
+    for i, (month, lo, hi, alive) in enumerate(_steps(pop, churn, *span)):
+        _insert(con, ORDERS, numbering[ORDERS](_draw_orders(pop, alive, rng, month, lo, hi)))
+        responses = _draw_responses(pop, alive, rng, month, lo, hi)
+        _insert(con, RESPONSES, numbering[RESPONSES](responses))
+        if i % 6 == 5:
+            log(
+                f"  simulated to {np.datetime64(hi, 'D')}: {numbering[ORDERS].clean:,} orders, "
+                f"{numbering[RESPONSES].clean:,} responses ({time.perf_counter() - started:.1f} s)"
             )
-            columns = {}
-            for c in names:
-                values = np.empty(len(order), dtype=object)
-                values[:] = [self.appended[i][c] for i in order]
-                columns[c] = np.insert(self.columns[c], at, values)
-        return pd.DataFrame({c: pd.array(columns[c], dtype="str") for c in names}, copy=False)
 
 
-def _first(mask: np.ndarray, exclude: set[int], start: int = 0) -> int:
-    """Index of the first True at or after ``start`` that is not excluded (else from 0)."""
-    candidates = np.asarray(mask, dtype=bool).copy()
-    candidates[list(exclude)] = False
-    later = np.flatnonzero(candidates[start:])
-    if later.size:
-        return start + int(later[0])
-    hits = np.flatnonzero(candidates)
-    if hits.size:
-        return int(hits[0])
-    raise ValueError("not enough clean rows to derive the dirty rows from")
+def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.SeedSequence]:
+    """Independent random streams: customers, the months' draws, and life (replayed)."""
+    customers, draws, churn = np.random.SeedSequence(seed).spawn(3)
+    return np.random.default_rng(customers), np.random.default_rng(draws), churn
 
 
-def _add_dirty(
-    config: GeneratorConfig, cust: _Customers, customers: _Table, orders: _Table, resp: _Table
-) -> list[DirtyRow]:
-    start, end = _day_number(config.start_date), _day_number(config.end_date)
-    mid_day = str(_date_text(np.array([(start + end) // 2]))[0])
-    late_day = str(_date_text(np.array([max(start, end - 14)]))[0])
-    signup_day = str(_date_text(np.array([int(np.median(cust.signup))]))[0])
-    unknown_customer = "CUST-" + "9" * cust.id_width
-    owner = str(cust.ids[0])  # earliest signup, never modified: owner of appended rows
+# --------------------------------------------------------------------------------------------
+# The writer: DuckDB formats the codes as the raw text and writes CSV or Parquet
+# --------------------------------------------------------------------------------------------
 
-    # ---- customers ----
-    v = _VARIANT_CUSTOMER
-    customers.columns["segment"][v] = f"  {SEGMENTS[cust.segment[v]].lower()} "
-    customers.columns["country"][v] = f" {COUNTRIES[cust.country[v]].lower()}"
-    customers.set(v, "customer_id", f" {str(cust.ids[v]).lower()} ", "whitespace_case_variant")
-    dup = customers.row(_DUPLICATE_CUSTOMER)
-    customers.append("exact_duplicate", dup)
-    conflict = {
-        "customer_id": customers.new_id(),
-        "company_name": "Brandt Logistik GmbH",
-        "contact_email": "petra.brandt@brandt-logistik.de",
-        "segment": "SMB",
-        "country": "DE",
-        "signup_date": signup_day,
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _list(values: tuple[str, ...] | list[str]) -> str:
+    """A DuckDB list literal; index it 1-based: ``[...][code + 1]``."""
+    return "[" + ", ".join(_lit(v) for v in values) + "]"
+
+
+def _id_sql(prefix: str, width: int) -> str:
+    """Clean ids (id > 0) zero-padded to ``width``, dirty ids (id < 0) in the 9xxx range."""
+    return (
+        f"CASE WHEN id > 0 THEN printf('{prefix}%0{width}d', id) "
+        f"ELSE printf('{prefix}%d', {9 * 10 ** (width - 1)} - id) END"
+    )
+
+
+def _email_sql(first: str, last: str, num: str) -> str:
+    return (
+        f"{_list(_FIRST_ASCII)}[{first} + 1] || '.' || {_list(_LAST_ASCII)}[{last} + 1] || '@' "
+        f"|| {_list(_STEM_SLUGS)}[stem + 1] || '-' || {_list(_INDUSTRY_SLUGS)}[ind + 1] "
+        f"|| CASE WHEN {num} > 0 THEN '-' || {num} ELSE '' END || '.' "
+        f"|| {_list(tuple(c.lower() for c in COUNTRIES))}[country + 1]"
+    )
+
+
+def _clean_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
+    """Each column's text of a clean row, from the codes."""
+    customer = f"printf('CUST-%0{widths[CUSTOMERS]}d', cust)"
+    if table == CUSTOMERS:
+        return {
+            "customer_id": _id_sql("CUST-", widths[CUSTOMERS]),
+            "company_name": f"{_list(_STEMS)}[stem + 1] || ' ' || {_list(_INDUSTRIES)}[ind + 1] "
+            f"|| CASE WHEN num > 0 THEN ' ' || num ELSE '' END "
+            f"|| ' ' || {_list(_LEGAL_VOCAB)}[legal + 1]",
+            "contact_email": _email_sql("first", "last", "num"),
+            "segment": f"{_list(SEGMENTS)}[segment + 1]",
+            "country": f"{_list(COUNTRIES)}[country + 1]",
+            "signup_date": "strftime(DATE '1970-01-01' + CAST(signup AS INTEGER), '%Y-%m-%d')",
+        }
+    if table == ORDERS:
+        return {
+            "order_id": _id_sql("ORD-", widths[ORDERS]),
+            "customer_id": customer,
+            "order_date": "strftime(DATE '1970-01-01' + CAST(day AS INTEGER), '%Y-%m-%d')",
+            "status": f"{_list(STATUSES)}[status + 1]",
+            "amount_eur": "printf('%d.%02d', amount // 100, amount % 100)",
+            "cost_eur": "printf('%d.%02d', cost // 100, cost % 100)",
+        }
+    pools = " ".join(
+        f"WHEN {band + 1} THEN {_list(pool)}[cidx + 1]" for band, pool in enumerate(_COMMENT_POOLS)
+    )
+    phone = (
+        f"{_lit(_PII_PHONE_TEXT)} || {_list(_FIRST_NAMES)}[nf + 1] || ' ' "
+        f"|| {_list(_LAST_NAMES)}[nl + 1] || ', Tel. ' || {_list(_PHONE_PREFIX)}[country + 1] "
+        "|| phone"
+    )
+    mail = f"{_lit(_PII_EMAIL_TEXT)} || {_email_sql('nf', 'nl', '0')}"
+    return {
+        "response_id": _id_sql("RSP-", widths[RESPONSES]),
+        "customer_id": customer,
+        "responded_at": "strftime(make_timestamp(t * 1000000), '%Y-%m-%d %H:%M:%S')",
+        "score": "CAST(score AS VARCHAR)",
+        "channel": f"{_list(CHANNELS)}[channel + 1]",
+        "comment": f"CASE ckind {pools} WHEN 4 THEN {phone} WHEN 5 THEN {mail} ELSE '' END",
     }
-    customers.append("conflicting_duplicate", conflict)
-    customers.append("conflicting_duplicate", conflict, segment="Mid-Market")
-    customers.append(
-        "unknown_segment",
-        conflict,
-        customer_id=customers.new_id(),
-        company_name="Seidel Software GmbH",
-        contact_email="jonas.seidel@seidel-software.de",
-        segment="Startup",
-    )
-    customers.append(
-        "unknown_country",
-        conflict,
-        customer_id=customers.new_id(),
-        company_name="Dubois Conseil SAS",
-        contact_email="claire.dubois@dubois-conseil.fr",
-        segment="Mid-Market",
-        country="FR",
-    )
-    customers.append(
-        "missing_id",
-        conflict,
-        customer_id="",
-        company_name="Vogt Metallbau GmbH",
-        contact_email="martin.vogt@vogt-metallbau.at",
-        country="AT",
-    )
-    customers.append(
-        "invalid_signup_date",
-        conflict,
-        customer_id=customers.new_id(),
-        company_name="Arnold Druck AG",
-        contact_email="silvia.arnold@arnold-druck.ch",
-        segment="Enterprise",
-        country="CH",
-        signup_date="31.02.2024",
-    )
-    customers.append(
-        "future_signup_date",
-        conflict,
-        customer_id=customers.new_id(),
-        company_name="Sauer Energie SE",
-        contact_email="tim.sauer@sauer-energie.de",
-        signup_date="2031-01-15",
-    )
-
-    # ---- orders ----
-    status = orders.columns["status"]
-    completed = status == "completed"
-    used: set[int] = set()
-    owned = orders.columns["customer_id"] == cust.ids[_ORDER_VARIANT_CUSTOMER]
-    i = _first(owned if owned.any() else np.ones(orders.size, dtype=bool), used)
-    used.add(i)
-    orders.set(
-        i, "customer_id", " " + str(orders.columns["customer_id"][i]).lower(), "customer_id_variant"
-    )
-    i = _first(completed, used)
-    used.add(i)
-    orders.set(i, "status", " Completed ", "status_variant")
-    i = _first(completed, used, start=orders.size // 2)
-    used.add(i)
-    orders.append("exact_duplicate", orders.row(i))
-    base = {
-        "order_id": orders.new_id(),
-        "customer_id": owner,
-        "order_date": mid_day,
-        "status": "completed",
-        "amount_eur": "1200.00",
-        "cost_eur": "800.00",
-    }
-    orders.append("conflicting_duplicate", base)
-    orders.append("conflicting_duplicate", base, amount_eur="1350.00")
-    dirty_orders: list[tuple[str, dict[str, str]]] = [
-        ("unknown_customer", {"customer_id": unknown_customer}),
-        ("negative_amount", {"amount_eur": "-250.00", "cost_eur": "150.00"}),
-        ("invalid_amount", {"amount_eur": "n/a", "cost_eur": "100.00"}),
-        ("future_order_date", {"order_date": "2031-06-01"}),
-        ("invalid_order_date", {"order_date": "2025-13-01"}),
-        ("unknown_status", {"status": "pending"}),
-        ("negative_cost", {"amount_eur": "500.00", "cost_eur": "-10.00"}),
-    ]
-    for kind, changes in dirty_orders:
-        orders.append(kind, base, order_id=orders.new_id(), **changes)
-    orders.append("missing_id", base, order_id="", amount_eur="640.00", cost_eur="410.00")
-
-    # ---- survey responses ----
-    score = resp.columns["score"]
-    used = set()
-    nines = score == "9"
-    i = _first(nines if nines.any() else np.ones(resp.size, dtype=bool), used)
-    used.add(i)
-    resp.set(i, "score", f" {score[i]} ", "score_whitespace_variant")
-    i = _first(np.ones(resp.size, dtype=bool), used, start=1)
-    used.add(i)
-    resp.set(
-        i, "customer_id", str(resp.columns["customer_id"][i]).lower(), "customer_id_case_variant"
-    )
-    i = _first(np.ones(resp.size, dtype=bool), used, start=resp.size // 2)
-    used.add(i)
-    resp.append("exact_duplicate", resp.row(i))
-    base = {
-        "response_id": resp.new_id(),
-        "customer_id": owner,
-        "responded_at": f"{late_day} 10:15:00",
-        "score": "8",
-        "channel": "email",
-        "comment": "Rückfragen bitte an Petra Seidel: petra.seidel@" + str(cust.domain[0]),
-    }
-    resp.append("pii_comment", base)
-    base["comment"] = ""
-    dirty_responses: list[tuple[str, dict[str, str]]] = [
-        ("score_too_high", {"score": "11"}),
-        ("score_negative", {"score": "-1"}),
-        ("score_not_a_number", {"score": "ten"}),
-        ("missing_score", {"score": ""}),
-        ("score_not_whole", {"score": "7.5"}),
-    ]
-    for kind, changes in dirty_responses:
-        resp.append(kind, base, response_id=resp.new_id(), **changes)
-    conflict_id = resp.new_id()
-    resp.append("conflicting_duplicate", base, response_id=conflict_id, score="3")
-    resp.append("conflicting_duplicate", base, response_id=conflict_id, score="9")
-    for kind, changes in (
-        ("unknown_customer", {"customer_id": unknown_customer}),
-        ("future_responded_at", {"responded_at": "2031-03-01 10:00:00"}),
-        ("invalid_responded_at", {"responded_at": "not a date"}),
-    ):
-        resp.append(kind, base, response_id=resp.new_id(), **changes)
-    resp.append("missing_id", base, response_id="", channel="web")
-    return customers.dirty + orders.dirty + resp.dirty
 
 
-def _check(config: GeneratorConfig) -> None:
+def _columns_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
+    """Each column's text, dirty kinds included."""
+    columns = {}
+    for column, clean in _clean_sql(table, widths).items():
+        whens = [
+            f"WHEN {code} THEN " + changes[column].format(c=clean, w=widths[CUSTOMERS])
+            for code, (_, changes) in enumerate(_DIRTY[table].values(), start=1)
+            if column in changes
+        ]
+        columns[column] = f"CASE dirty {' '.join(whens)} ELSE {clean} END" if whens else clean
+    return columns
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection, table: str, widths: dict[str, int], path: Path, log: Log
+) -> int:
+    """Write the codes table ``table`` as ``path`` (.csv: header, minimal quoting, an empty
+    field for an empty value; .parquet: zstd); returns its rows."""
+    started = time.perf_counter()
+    csv = path.suffix == ".csv"
+    columns = ", ".join(
+        (f"nullif({sql}, '')" if csv else sql) + f" AS {column}"
+        for column, sql in _columns_sql(table, widths).items()
+    )
+    options = "FORMAT csv, HEADER true" if csv else "FORMAT parquet, COMPRESSION zstd"
+    con.execute(f"COPY (SELECT {columns} FROM {table}) TO {_lit(str(path))} ({options})")
+    (rows,) = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    log(f"  {table}: {rows:,} rows -> {path} ({time.perf_counter() - started:.1f} s)")
+    return rows
+
+
+def _listing(con: duckdb.DuckDBPyConnection, widths: dict[str, int]) -> list[DirtyRow]:
+    listing = []
+    for table, kinds in DIRTY_KINDS.items():
+        names = list(kinds)
+        id_sql = _columns_sql(table, widths)[TABLE_COLUMNS[table][0]]
+        for row_id, code in con.execute(
+            f"SELECT {id_sql}, dirty FROM {table} WHERE dirty > 0"
+        ).fetchall():
+            listing.append(DirtyRow(table, row_id, names[code - 1], kinds[names[code - 1]]))
+    return listing
+
+
+# --------------------------------------------------------------------------------------------
+# Generate
+# --------------------------------------------------------------------------------------------
+
+
+def _check(config: GeneratorConfig, fmt: str) -> None:
+    if fmt not in ("csv", "parquet"):
+        raise ValueError("format must be csv or parquet")
     if config.customers < 1:
         raise ValueError("customers must be >= 1")
     if config.start_date > config.end_date:
         raise ValueError("start_date must not be after end_date")
     if config.include_dirty and config.customers < _MIN_DIRTY_CUSTOMERS:
         raise ValueError(f"include_dirty needs at least {_MIN_DIRTY_CUSTOMERS} customers")
+    for name, target in (("orders", config.orders), ("responses", config.responses)):
+        if target is not None and target < 1:
+            raise ValueError(f"{name} must be >= 1")
 
 
-def generate(config: GeneratorConfig) -> Dataset:
-    """Generate the three raw tables (deterministic for a given config)."""
-    _check(config)
-    rng = np.random.default_rng(config.seed)
-    cust = _make_customers(config, rng)
-    life, order_columns = _simulate_orders(config, rng, cust)
-    response_columns = _simulate_responses(config, rng, cust, life)
-    customers = _Table(
-        CUSTOMERS,
-        {
-            "customer_id": cust.ids,
-            "company_name": cust.company,
-            "contact_email": cust.email,
-            "segment": np.array(SEGMENTS, dtype=object)[cust.segment],
-            "country": np.array(COUNTRIES, dtype=object)[cust.country],
-            "signup_date": _date_text(cust.signup),
-        },
-    )
-    orders = _Table(ORDERS, order_columns)
-    responses = _Table(RESPONSES, response_columns)
-    dirty: list[DirtyRow] = []
-    if config.include_dirty:
-        dirty = _add_dirty(config, cust, customers, orders, responses)
-    return Dataset(
-        customers=customers.frame(),
-        orders=orders.frame(),
-        responses=responses.frame(),
-        dirty=dirty,
-    )
-
-
-def write_csv(dataset: Dataset, out_dir: Path) -> dict[str, Path]:
-    """Write raw_customers.csv, raw_orders.csv and raw_survey_responses.csv into ``out_dir``.
-
-    UTF-8, comma separated, header row, minimal quoting, "\\n" line ends; missing values are
-    written as empty fields. Returns {table name: path}.
-    """
+def generate(
+    config: GeneratorConfig, out_dir: Path, fmt: str = "csv", log: Log = print
+) -> Generated:
+    """Write raw_customers, raw_orders and raw_survey_responses as ``<table>.<fmt>`` into
+    ``out_dir`` (deterministic for a given config)."""
+    _check(config, fmt)
+    started = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    frames = {CUSTOMERS: dataset.customers, ORDERS: dataset.orders, RESPONSES: dataset.responses}
-    for name, frame in frames.items():
-        path = out / f"{name}.csv"
-        frame.loc[:, list(TABLE_COLUMNS[name])].to_csv(
-            path, index=False, encoding="utf-8", lineterminator="\n", na_rep=""
+    n = config.customers
+    start, end = _day(config.start_date), _day(config.end_date)
+    customers_rng, rng, churn = _streams(config.seed)
+    codes = _customer_codes(n, start, end, customers_rng)
+    segment = codes["segment"]
+    pop = _Population(
+        number=np.arange(1, n + 1),
+        segment=segment,
+        country=codes["country"],
+        signup=codes["signup"],
+        alive=np.ones(n, dtype=bool),
+        orders=_ORDER_RATE[segment]
+        * customers_rng.gamma(_ACTIVITY_SHAPE, 1.0 / _ACTIVITY_SHAPE, size=n),
+        amount=_AMOUNT_MEDIAN[segment]
+        * customers_rng.lognormal(0.0, _AMOUNT_CUSTOMER_SIGMA, size=n),
+        latent=_SCORE_MEAN[segment] + customers_rng.normal(0.0, _SCORE_CUSTOMER_SD, size=n),
+        respond_alive=np.full(n, _RESPOND_P_ALIVE),
+        respond_churned=np.full(n, _RESPOND_P_CHURNED),
+        contacts=_EXTRA_CONTACTS[segment],
+    )
+    span = (int(_month_start(_month(codes["signup"][0]))), start, end)
+    orders, responses = _expected(pop, churn, *span)
+    if config.orders and orders > 0:
+        pop.orders = pop.orders * config.orders / orders
+        orders = float(config.orders)
+    if config.responses and responses > 0:
+        pop.respond_alive = np.minimum(pop.respond_alive * config.responses / responses, 1.0)
+        pop.respond_churned = np.minimum(pop.respond_churned * config.responses / responses, 1.0)
+        responses = float(config.responses)
+    log(
+        f"generating {n:,} customers, ~{round(orders):,} orders, ~{round(responses):,} "
+        f"responses, seed {config.seed} -> {out}"
+    )
+    numbering = {
+        table: _Numbering(table, expected, config.include_dirty)
+        for table, expected in ((CUSTOMERS, n), (ORDERS, orders), (RESPONSES, responses))
+    }
+    with (
+        tempfile.TemporaryDirectory(dir=out) as scratch,
+        duckdb.connect() as con,
+    ):
+        con.execute(f"SET temp_directory = {_lit(scratch)}")
+        con.execute("SET memory_limit = '2GB'")
+        _insert(con, CUSTOMERS, numbering[CUSTOMERS](codes))
+        _simulate(con, pop, rng, churn, span, numbering, log)
+        widths = {
+            CUSTOMERS: _id_width(n, 5),
+            ORDERS: _id_width(numbering[ORDERS].clean, 7),
+            RESPONSES: _id_width(numbering[RESPONSES].clean, 6),
+        }
+        paths = {table: out / f"{table}.{fmt}" for table in TABLE_COLUMNS}
+        rows = {table: _write(con, table, widths, path, log) for table, path in paths.items()}
+        dirty = _listing(con, widths)
+    summary = ", ".join(f"{table} {count:,}" for table, count in rows.items())
+    log(
+        f"done in {time.perf_counter() - started:.1f} s: {summary} rows, "
+        f"{len(dirty):,} documented dirty rows -> {out}"
+    )
+    return Generated(paths=paths, rows=rows, dirty=dirty)
+
+
+# --------------------------------------------------------------------------------------------
+# Append the next N days
+# --------------------------------------------------------------------------------------------
+
+
+def _scan(out: Path, table: str) -> str:
+    """SQL source of every raw file of ``table`` in ``out`` (Parquet and CSV), all text."""
+    columns = ", ".join(TABLE_COLUMNS[table])
+    parts = []
+    parquet = sorted(str(p) for p in out.glob(f"{table}*.parquet"))
+    csv = sorted(str(p) for p in out.glob(f"{table}*.csv"))
+    if parquet:
+        parts.append(f"SELECT {columns} FROM read_parquet({_list(parquet)}, union_by_name = true)")
+    if csv:
+        parts.append(
+            f"SELECT {columns} FROM read_csv({_list(csv)}, all_varchar = true, header = true, "
+            "delim = ',', quote = '\"', union_by_name = true)"
         )
-        paths[name] = path
+    if not parts:
+        raise FileNotFoundError(f"no {table}*.parquet or {table}*.csv in {out}")
+    return "(" + " UNION ALL ".join(parts) + ")"
+
+
+def _clean_rows(out: Path, table: str) -> str:
+    """The rows of ``table`` with a clean id (below the dirty range) and a valid date, with
+    ``number`` (the id's number), ``width`` (its digits), ``day`` and ``cust``."""
+    key, _, when = TABLE_COLUMNS[table][:3]
+    prefix = {ORDERS: "ORD-", RESPONSES: "RSP-"}[table]
+    return f"""(
+        SELECT * FROM (
+            SELECT
+                CAST(regexp_extract({key}, '^{prefix}([0-8][0-9]*)$', 1) AS BIGINT) AS number,
+                length({key}) - {len(prefix)} AS width,
+                CAST(try_cast({when} AS TIMESTAMP) AS DATE) - DATE '1970-01-01' AS day,
+                upper(trim(customer_id)) AS cust,
+                *
+            FROM {_scan(out, table)}
+            WHERE regexp_full_match({key}, '{prefix}[0-8][0-9]*')
+        ) WHERE day IS NOT NULL
+    )"""
+
+
+def _history(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[_Population, dict, int]:
+    """The valid customers as the model's population after the existing days, the next clean
+    id number and id digits per table, and the last existing day."""
+    ids, last = {}, []
+    for table in (ORDERS, RESPONSES):
+        width, number, day = con.execute(
+            f"SELECT max(width), max(number), max(day) FROM {_clean_rows(out, table)}"
+        ).fetchone()
+        ids[table] = (number or 0, width or {ORDERS: 7, RESPONSES: 6}[table])
+        last += [] if day is None else [day]
+    if not last:
+        raise ValueError(f"no dated orders or responses in {out}")
+    day = max(last)
+    year = f"day > {day - 365}"
+    found = con.execute(
+        f"""
+        WITH raw AS (
+            SELECT *, upper(trim(customer_id)) AS cust, count(*) OVER (
+                PARTITION BY upper(trim(customer_id))
+            ) AS copies
+            FROM {_scan(out, CUSTOMERS)}
+        ),
+        customers AS (
+            SELECT
+                cust,
+                CAST(substr(cust, 6) AS BIGINT) AS number,
+                length(cust) - 5 AS width,
+                list_position({_list(SEGMENTS)}, segment) - 1 AS segment,
+                list_position({_list(COUNTRIES)}, country) - 1 AS country,
+                try_cast(signup_date AS DATE) - DATE '1970-01-01' AS signup
+            FROM raw
+            WHERE copies = 1 AND regexp_full_match(cust, 'CUST-[0-8][0-9]*')
+                AND segment IN {SEGMENTS} AND country IN {COUNTRIES}
+                AND try_cast(signup_date AS DATE) - DATE '1970-01-01' <= {day}
+        ),
+        orders AS (
+            SELECT cust, count(*) FILTER ({year}) AS recent, max(day) AS last_order,
+                avg(ln(try_cast(amount_eur AS DOUBLE))) FILTER (
+                    try_cast(amount_eur AS DOUBLE) > 0
+                ) AS log_amount
+            FROM {_clean_rows(out, ORDERS)} GROUP BY cust
+        ),
+        responses AS (
+            SELECT cust, count(*) FILTER ({year}) AS recent,
+                avg(try_cast(score AS INTEGER)) FILTER (
+                    try_cast(score AS INTEGER) BETWEEN 0 AND 10
+                ) AS score
+            FROM {_clean_rows(out, RESPONSES)} GROUP BY cust
+        )
+        SELECT
+            c.number, c.width, c.segment, c.country, c.signup,
+            coalesce(o.recent, 0) AS orders, coalesce(o.last_order, c.signup) AS last_order,
+            coalesce(o.log_amount, 'NaN') AS log_amount, coalesce(r.recent, 0) AS responses,
+            coalesce(r.score, 'NaN') AS score
+        FROM customers AS c
+        LEFT JOIN orders AS o USING (cust)
+        LEFT JOIN responses AS r USING (cust)
+        ORDER BY c.number
+        """
+    ).fetchnumpy()
+    if found["number"].size == 0:
+        raise ValueError(f"no valid customers in {out}")
+    segment = found["segment"].astype(np.int64)
+    months = np.clip((day - np.maximum(found["signup"], day - 364) + 1) / 30.44, 1.0, 12.0)
+    rate = found["orders"] / months
+    respond = np.clip(found["responses"] / months / (1 + _EXTRA_CONTACTS[segment]), 0.0, 1.0)
+    pop = _Population(
+        number=found["number"].astype(np.int64),
+        segment=segment,
+        country=found["country"].astype(np.int64),
+        signup=found["signup"].astype(np.int64),
+        alive=(rate > 0) & ((day - found["last_order"]) * rate < _ALIVE_GAP * 30.44),
+        orders=rate / _SEASON.mean(),
+        amount=np.where(
+            np.isnan(found["log_amount"]), _AMOUNT_MEDIAN[segment], np.exp(found["log_amount"])
+        ),
+        latent=np.where(np.isnan(found["score"]), _SCORE_MEAN[segment], found["score"]),
+        respond_alive=respond,
+        respond_churned=respond,
+        contacts=_EXTRA_CONTACTS[segment],
+    )
+    ids[CUSTOMERS] = (0, int(found["width"].max()))
+    return pop, ids, day
+
+
+def append_days(
+    out_dir: Path, days: int, seed: int = 42, fmt: str = "parquet", log: Log = print
+) -> dict[str, Path]:
+    """Write the next ``days`` days of orders and responses as new files
+    ``<table>_append_<first>_<last>.<fmt>`` in ``out_dir``, continuing the existing raw files
+    (``raw_*.parquet`` / ``raw_*.csv``) with the same model (see the module docstring)."""
+    if days < 1:
+        raise ValueError("days must be >= 1")
+    if fmt not in ("csv", "parquet"):
+        raise ValueError("format must be csv or parquet")
+    started = time.perf_counter()
+    out = Path(out_dir)
+    with duckdb.connect() as con:
+        pop, ids, last = _history(con, out)
+        first = date(1970, 1, 1) + timedelta(days=last + 1)
+        final = first + timedelta(days=days - 1)
+        suffix = f"append_{first:%Y%m%d}_{final:%Y%m%d}"
+        paths = {table: out / f"{table}_{suffix}.{fmt}" for table in (ORDERS, RESPONSES)}
+        for path in paths.values():
+            if path.exists():
+                raise FileExistsError(f"{path} exists already")
+        numbering = {
+            table: _Numbering(table, 0.0, include_dirty=False, clean=ids[table][0])
+            for table in paths
+        }
+        _, rng, churn = _streams(seed)
+        _simulate(con, pop, rng, churn, (last + 1, last + 1, last + days), numbering, log)
+        widths = {table: width for table, (_, width) in ids.items()}
+        for table, path in paths.items():
+            _write(con, table, widths, path, log)
+    log(f"appended {first} .. {final} in {time.perf_counter() - started:.1f} s -> {out}")
     return paths
