@@ -124,3 +124,11 @@ def test_a_mart_view_of_two_models_fails(manifest, tmp_path):
     result = lint(manifest, tmp_path)
     assert result.returncode != 0
     assert "name_and_materialisation_match_layer" in result.stdout
+
+
+def test_every_relation_name_fits_postgresql(manifest):
+    # PostgreSQL cuts identifiers at 63 bytes, and dbt refuses a longer relation name there:
+    # tests (store_failures) and unit tests become relations too.
+    nodes = [*manifest["nodes"].values(), *manifest.get("unit_tests", {}).values()]
+    long = [node["name"] for node in nodes if len(node.get("alias") or node["name"]) > 63]
+    assert long == []
