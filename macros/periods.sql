@@ -26,23 +26,8 @@ periods as (
     select * from {{ ref('int_periods_enumerated') }}
 ),
 
-members as (
-    {% for member in members %}
-        select '{{ member }}' as member
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-),
-
 reporting_members as (
-    select
-        member,
-        member as reporting_member
-    from members
-    union all
-    select
-        member,
-        'All' as reporting_member
-    from members
+    {{ reporting_members(members) }}
 ),
 
 -- Each responding account once, by the category of its mean score in the period, with its
@@ -195,4 +180,16 @@ final as (
             as survey_coverage
     from with_previous
 )
+{%- endmacro %}
+
+
+{#- Each member of a breakdown with itself and with 'All' (member, reporting_member): joined to
+    rows by member and grouped by reporting_member, every row counts in its member and in All. -#}
+{% macro reporting_members(members) -%}
+    {% for member in members %}
+        select '{{ member }}' as member, '{{ member }}' as reporting_member
+        union all
+        select '{{ member }}' as member, 'All' as reporting_member
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 {%- endmacro %}

@@ -20,24 +20,9 @@ latest as (
     select {{ latest_data_date('orders', 'responses') }} as latest_data_date
 ),
 
-segments as (
-    {% for segment in var('segments') %}
-        select '{{ segment }}' as segment
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-),
-
 -- Every account counts in its own segment and in 'All'.
 reporting_segments as (
-    select
-        segment,
-        segment as reporting_segment
-    from segments
-    union all
-    select
-        segment,
-        'All' as reporting_segment
-    from segments
+    {{ reporting_members(var('segments')) }}
 ),
 
 categories as (
@@ -52,7 +37,7 @@ totals as (
     select
         respondent_periods.period_grain,
         respondent_periods.period_start,
-        reporting_segments.reporting_segment as segment,
+        reporting_segments.reporting_member as segment,
         respondent_periods.last_answer_category as respondent_category,
         count(*) as accounts,
         sum(case when respondent_periods.is_active_12m_later then 1 else 0 end) as retained_accounts,
@@ -60,11 +45,11 @@ totals as (
         sum(respondent_periods.revenue_next_12m_eur) as revenue_next_12m_eur
     from respondent_periods
     inner join reporting_segments
-        on respondent_periods.segment = reporting_segments.segment
+        on respondent_periods.segment = reporting_segments.member
     group by
         respondent_periods.period_grain,
         respondent_periods.period_start,
-        reporting_segments.reporting_segment,
+        reporting_segments.reporting_member,
         respondent_periods.last_answer_category
 ),
 
@@ -79,7 +64,7 @@ spine as (
         <= latest.latest_data_date as is_horizon_observed
     from periods
     cross join latest
-    cross join (select distinct reporting_segment as segment from reporting_segments) as all_segments
+    cross join (select distinct reporting_member as segment from reporting_segments) as all_segments
     cross join categories
 ),
 

@@ -189,6 +189,14 @@ def _style(figure: go.Figure, height: int) -> go.Figure:
     return figure
 
 
+def _nps_axes(figure: go.Figure) -> go.Figure:
+    """The NPS scale, -100..100 with the zero line, on every panel."""
+    figure.add_hline(y=0, line={"color": "#999999", "width": 1})
+    figure.update_yaxes(range=[-100, 100], dtick=50, zeroline=False)
+    figure.update_yaxes(title_text="NPS (points)", col=1)
+    return _style(figure, height=560)
+
+
 def nps_trend(
     connection: duckdb.DuckDBPyConnection,
     member_list: list[str],
@@ -289,10 +297,7 @@ def nps_trend(
             ),
             **panel,
         )
-    figure.add_hline(y=0, line={"color": "#999999", "width": 1})
-    figure.update_yaxes(range=[-100, 100], dtick=50, zeroline=False)
-    figure.update_yaxes(title_text="NPS (points)", col=1)
-    return _style(figure, height=560)
+    return _nps_axes(figure)
 
 
 def nps_by_country(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
@@ -340,10 +345,7 @@ def nps_three_ways(connection: duckdb.DuckDBPyConnection, segment_list: list[str
                 ),
                 **_panel(index),
             )
-    figure.add_hline(y=0, line={"color": "#999999", "width": 1})
-    figure.update_yaxes(range=[-100, 100], dtick=50, zeroline=False)
-    figure.update_yaxes(title_text="NPS (points)", col=1)
-    return _style(figure, height=560)
+    return _nps_axes(figure)
 
 
 def category_shares(connection: duckdb.DuckDBPyConnection, segment_list: list[str]) -> go.Figure:
