@@ -25,6 +25,10 @@ reporting_segments as (
     {{ reporting_members(var('segments')) }}
 ),
 
+all_segments as (
+    select distinct reporting_member as segment from reporting_segments
+),
+
 categories as (
     select 'promoter' as respondent_category
     union all
@@ -39,7 +43,7 @@ totals as (
         respondent_periods.period_start,
         reporting_segments.reporting_member as segment,
         respondent_periods.last_answer_category as respondent_category,
-        count(*) as accounts,
+        count(*) as accounts,  -- noqa: RF04
         sum(case when respondent_periods.is_active_12m_later then 1 else 0 end) as retained_accounts,
         sum(respondent_periods.revenue_prior_12m_eur) as revenue_prior_12m_eur,
         sum(respondent_periods.revenue_next_12m_eur) as revenue_next_12m_eur
@@ -64,7 +68,7 @@ spine as (
         <= latest.latest_data_date as is_horizon_observed
     from periods
     cross join latest
-    cross join (select distinct reporting_member as segment from reporting_segments) as all_segments
+    cross join all_segments
     cross join categories
 ),
 
@@ -75,16 +79,20 @@ final as (
         spine.period_end,
         spine.segment,
         spine.respondent_category,
-        cast(coalesce(totals.accounts, 0) as {{ dbt.type_bigint() }}) as accounts,
-        cast(case when spine.is_horizon_observed then coalesce(totals.retained_accounts, 0) end
-            as {{ dbt.type_bigint() }}) as retained_accounts,
+        cast(coalesce(totals.accounts, 0) as {{ dbt.type_bigint() }}) as accounts,  -- noqa: RF04
+        cast(
+            case when spine.is_horizon_observed then coalesce(totals.retained_accounts, 0) end
+            as {{ dbt.type_bigint() }}
+        ) as retained_accounts,
         cast(case
             when spine.is_horizon_observed
                 then {{ retention_rate_12m('totals.retained_accounts', 'totals.accounts') }}
         end as {{ type_double() }}) as retention_rate_12m,
         cast(coalesce(totals.revenue_prior_12m_eur, 0) as decimal(18, 2)) as revenue_prior_12m_eur,
-        cast(case when spine.is_horizon_observed then coalesce(totals.revenue_next_12m_eur, 0) end
-            as decimal(18, 2)) as revenue_next_12m_eur
+        cast(
+            case when spine.is_horizon_observed then coalesce(totals.revenue_next_12m_eur, 0) end
+            as decimal(18, 2)
+        ) as revenue_next_12m_eur
     from spine
     left join totals
         on spine.period_grain = totals.period_grain
