@@ -1,5 +1,3 @@
--- depends_on: {{ ref('stg_orders_checked') }}, {{ ref('stg_survey_responses_checked') }}
-
 with
 
 customer_periods as (
@@ -18,26 +16,6 @@ latest as (
     select {{ latest_data_date('orders', 'responses') }} as latest_data_date
 ),
 
-{% if is_incremental() %}
-    -- Incremental run: the periods an order or answer judged since the last run can change (an
-    -- order counts in the 12 months before and after it), and those whose year after was not
-    -- yet in the data (the latest data date may have moved on). Null: nothing to compute.
-    recomputed as (
-        select
-            least(
-                coalesce(bounds.changed_end, bounds.unobserved_end),
-                coalesce(bounds.unobserved_end, bounds.changed_end)
-            ) as period_end_from
-        from (
-            select
-                cast({{ dbt.dateadd('day', -var('advocacy_horizon_days'), changed_from(responses=true)) }} as date)
-                    as changed_end,
-                (select min(period_end) from {{ this }} where revenue_next_12m_eur is null)
-                    as unobserved_end
-        ) as bounds
-    ),
-{% endif %}
-
 respondent_periods as (
     select
         customer_id,
@@ -50,9 +28,6 @@ respondent_periods as (
         score_total
     from customer_periods
     where has_responded
-    {% if is_incremental() %}
-        and period_end >= (select recomputed.period_end_from from recomputed)
-    {% endif %}
 ),
 
 -- Each account's answers per period of every grain, the last one first (ties: response_id).
@@ -68,10 +43,6 @@ ranked_answers as (
                 order by responded_at desc, response_id desc
             ) as answer_rank
         from responses
-        {% if is_incremental() %}
-            -- A period ending on or after period_end_from starts less than a year before it.
-            where response_date > {{ dbt.dateadd('day', -366, '(select recomputed.period_end_from from recomputed)') }}
-        {% endif %}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
@@ -143,8 +114,7 @@ final as (
             when {{ dbt.dateadd('day', var('advocacy_horizon_days'), 'respondent_periods.period_end') }}
                 <= latest.latest_data_date
                 then coalesce(order_windows.orders_active_at_horizon, 0) > 0
-        end as is_active_12m_later,
-        {{ run_stamp() }} as computed_at
+        end as is_active_12m_later
     from respondent_periods
     cross join latest
     inner join ranked_answers
