@@ -87,6 +87,11 @@
     {{ nps(promoter_revenue, detractor_revenue, respondent_revenue) }}
 {%- endmacro %}
 
+{#- Whether the year after period_end is in the data: period_end + H <= the latest data date. -#}
+{% macro is_horizon_observed(period_end, latest_data_date) -%}
+    ({{ dbt.dateadd('day', var('advocacy_horizon_days'), period_end) }} <= {{ latest_data_date }})
+{%- endmacro %}
+
 {% macro retention_rate_12m(retained_accounts, accounts) -%}
     {{ share_pct(retained_accounts, accounts) }}
 {%- endmacro %}

@@ -106,13 +106,11 @@ final as (
         coalesce(order_windows.revenue_prior_eur, 0) as revenue_prior_12m_eur,
         -- A horizon ending after the latest data date is not in the data yet: null, not zero.
         case
-            when {{ dbt.dateadd('day', var('advocacy_horizon_days'), 'respondent_periods.period_end') }}
-                <= latest.latest_data_date
+            when {{ is_horizon_observed('respondent_periods.period_end', 'latest.latest_data_date') }}
                 then coalesce(order_windows.revenue_next_eur, 0)
         end as revenue_next_12m_eur,
         case
-            when {{ dbt.dateadd('day', var('advocacy_horizon_days'), 'respondent_periods.period_end') }}
-                <= latest.latest_data_date
+            when {{ is_horizon_observed('respondent_periods.period_end', 'latest.latest_data_date') }}
                 then coalesce(order_windows.orders_active_at_horizon, 0) > 0
         end as is_active_12m_later
     from respondent_periods

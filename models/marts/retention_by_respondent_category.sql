@@ -64,8 +64,7 @@ spine as (
         periods.period_end,
         all_segments.segment,
         categories.respondent_category,
-        {{ dbt.dateadd('day', var('advocacy_horizon_days'), 'periods.period_end') }}
-        <= latest.latest_data_date as is_horizon_observed
+        {{ is_horizon_observed('periods.period_end', 'latest.latest_data_date') }} as is_horizon_observed
     from periods
     cross join latest
     cross join all_segments
