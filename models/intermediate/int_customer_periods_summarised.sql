@@ -89,91 +89,111 @@ responses_by_month as (
     group by customer_id, cast({{ dbt.date_trunc('month', 'response_date') }} as date)
 ),
 
--- One row per fact about a customer in a period (active at its start, active at its end, its
--- months of orders and of responses), summed into one row per customer and period below.
-facts as (
-    {% for day, at_start in [
-        (dbt.dateadd('day', -1, 'periods.period_start'), true),
-        ('periods.period_end', false),
-    ] %}
-        select
-            active_days.customer_id,
-            periods.period_grain,
-            periods.period_start,
-            {{ 'true' if at_start else 'false' }} as is_active_at_start,
-            {{ 'false' if at_start else 'true' }} as is_active_at_end,
-            0 as completed_orders,
-            0 as revenue_eur,
-            0 as gross_margin_eur,
-            0 as responses,
-            0 as promoters,
-            0 as passives,
-            0 as detractors,
-            0 as score_total
-        from periods
-        inner join active_days
-            on active_days.as_of_date = cast({{ day }} as date)
-        {% if loop.first %}union all{% endif %}
-    {% endfor %}
+-- A customer's orders and responses of a month in one row.
+monthly_measures as (
+    select
+        coalesce(orders_by_month.customer_id, responses_by_month.customer_id) as customer_id,
+        coalesce(orders_by_month.month_start, responses_by_month.month_start) as month_start,
+        coalesce(orders_by_month.completed_orders, 0) as completed_orders,
+        coalesce(orders_by_month.revenue_eur, 0) as revenue_eur,
+        coalesce(orders_by_month.gross_margin_eur, 0) as gross_margin_eur,
+        coalesce(responses_by_month.responses, 0) as responses,
+        coalesce(responses_by_month.promoters, 0) as promoters,
+        coalesce(responses_by_month.passives, 0) as passives,
+        coalesce(responses_by_month.detractors, 0) as detractors,
+        coalesce(responses_by_month.score_total, 0) as score_total
+    from orders_by_month
+    full outer join responses_by_month
+        on orders_by_month.customer_id = responses_by_month.customer_id
+        and orders_by_month.month_start = responses_by_month.month_start
+),
+
+-- The months summed into the periods of each grain (a month is its own period: no sum).
+{% set measure_columns = [
+    'completed_orders', 'revenue_eur', 'gross_margin_eur', 'responses', 'promoters', 'passives',
+    'detractors', 'score_total',
+] %}
+measures as (
     {% for grain in var('period_grains') %}
-        union all
         select
-            orders_by_month.customer_id,
+            monthly_measures.customer_id,
             periods.period_grain,
             periods.period_start,
-            false as is_active_at_start,
-            false as is_active_at_end,
-            orders_by_month.completed_orders,
-            orders_by_month.revenue_eur,
-            orders_by_month.gross_margin_eur,
-            0 as responses,
-            0 as promoters,
-            0 as passives,
-            0 as detractors,
-            0 as score_total
-        from orders_by_month
+            {% for column in measure_columns %}
+                {% if grain == 'month' %}
+                    monthly_measures.{{ column }}
+                {% else %}
+                    sum(monthly_measures.{{ column }})
+                {% endif %} as {{ column }}{% if not loop.last %},{% endif %}
+            {% endfor %}
+        from monthly_measures
         inner join periods
             on periods.period_grain = '{{ grain }}'
-            and periods.period_start = cast({{ dbt.date_trunc(grain, 'orders_by_month.month_start') }} as date)
-        union all
-        select
-            responses_by_month.customer_id,
-            periods.period_grain,
-            periods.period_start,
-            false as is_active_at_start,
-            false as is_active_at_end,
-            0 as completed_orders,
-            0 as revenue_eur,
-            0 as gross_margin_eur,
-            responses_by_month.responses,
-            responses_by_month.promoters,
-            responses_by_month.passives,
-            responses_by_month.detractors,
-            responses_by_month.score_total
-        from responses_by_month
-        inner join periods
-            on periods.period_grain = '{{ grain }}'
-            and periods.period_start = cast({{ dbt.date_trunc(grain, 'responses_by_month.month_start') }} as date)
+            and periods.period_start = cast({{ dbt.date_trunc(grain, 'monthly_measures.month_start') }} as date)
+        {% if grain != 'month' %}
+            group by monthly_measures.customer_id, periods.period_grain, periods.period_start
+        {% endif %}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
+-- The customers active on the day before a period starts, and on its last day.
+active_at_start as (
+    select
+        active_days.customer_id,
+        periods.period_grain,
+        periods.period_start
+    from periods
+    inner join active_days
+        on active_days.as_of_date = cast({{ dbt.dateadd('day', -1, 'periods.period_start') }} as date)
+),
+
+active_at_end as (
+    select
+        active_days.customer_id,
+        periods.period_grain,
+        periods.period_start
+    from periods
+    inner join active_days
+        on active_days.as_of_date = periods.period_end
+),
+
+activity as (
+    select
+        coalesce(active_at_start.customer_id, active_at_end.customer_id) as customer_id,
+        coalesce(active_at_start.period_grain, active_at_end.period_grain) as period_grain,
+        coalesce(active_at_start.period_start, active_at_end.period_start) as period_start,
+        active_at_start.customer_id is not null as is_active_at_start,
+        active_at_end.customer_id is not null as is_active_at_end
+    from active_at_start
+    full outer join active_at_end
+        on active_at_start.customer_id = active_at_end.customer_id
+        and active_at_start.period_grain = active_at_end.period_grain
+        and active_at_start.period_start = active_at_end.period_start
+),
+
+-- One row per customer and period with activity at either end, an order or a response. Two
+-- full joins, not one aggregate over a union of every fact: at 10M orders the aggregate over
+-- 45M fact rows took 29 s, these joins 18 s.
 customer_periods as (
     select
-        customer_id,
-        period_grain,
-        period_start,
-        bool_or(is_active_at_start) as is_active_at_start,
-        bool_or(is_active_at_end) as is_active_at_end,
-        cast(sum(completed_orders) as {{ dbt.type_bigint() }}) as completed_orders,
-        sum(revenue_eur) as revenue_eur,
-        sum(gross_margin_eur) as gross_margin_eur,
-        cast(sum(responses) as {{ dbt.type_bigint() }}) as responses,
-        cast(sum(promoters) as {{ dbt.type_bigint() }}) as promoters,
-        cast(sum(passives) as {{ dbt.type_bigint() }}) as passives,
-        cast(sum(detractors) as {{ dbt.type_bigint() }}) as detractors,
-        cast(sum(score_total) as {{ dbt.type_bigint() }}) as score_total
-    from facts
-    group by customer_id, period_grain, period_start
+        coalesce(activity.customer_id, measures.customer_id) as customer_id,
+        coalesce(activity.period_grain, measures.period_grain) as period_grain,
+        coalesce(activity.period_start, measures.period_start) as period_start,
+        coalesce(activity.is_active_at_start, false) as is_active_at_start,
+        coalesce(activity.is_active_at_end, false) as is_active_at_end,
+        {% for column in measure_columns %}
+            {% if column in ('revenue_eur', 'gross_margin_eur') %}
+                coalesce(measures.{{ column }}, 0)
+            {% else %}
+                cast(coalesce(measures.{{ column }}, 0) as {{ dbt.type_bigint() }})
+            {% endif %} as {{ column }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from activity
+    full outer join measures
+        on activity.customer_id = measures.customer_id
+        and activity.period_grain = measures.period_grain
+        and activity.period_start = measures.period_start
 ),
 
 flagged as (
