@@ -2,18 +2,19 @@
 
 On copies of the built demo warehouse: a copy is identical to the original; a changed run
 stamp is ignored; a changed value, a reordered table (same rows) and a missing row are told
-apart correctly.
+apart correctly. And the models' critical path, on a hand-made run.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import duckdb
 
 from conftest import warehouse_path
-from nps_warehouse.benchmark import compare_builds
+from nps_warehouse.benchmark import compare_builds, models_critical_path
 
 
 def _copy(tmp_path: Path, name: str) -> Path:
@@ -68,3 +69,21 @@ def test_a_changed_value_or_a_missing_row_is_reported(tmp_path: Path) -> None:
         "intermediate.int_customers_active_on_boundaries",
         "marts.nps_by_segment_period",
     ]
+
+
+def test_the_models_critical_path_is_the_longest_chain_of_models(tmp_path: Path) -> None:
+    # a (3 s) -> b (4 s) -> d (1 s) is 8 s; c (6 s) -> d is 7 s; the test's 50 s is not a model's
+    seconds = {"a": 3.0, "b": 4.0, "c": 6.0, "d": 1.0}
+    parents = {"a": [], "b": ["a"], "c": ["source.p.raw.x"], "d": ["b", "c"]}
+    nodes = {
+        f"model.p.{m}": {"depends_on": {"nodes": [p if "." in p else f"model.p.{p}" for p in ps]}}
+        for m, ps in parents.items()
+    }
+    nodes["test.p.t"] = {"depends_on": {"nodes": ["model.p.d"]}}
+    results = {
+        "results": [{"unique_id": f"model.p.{m}", "execution_time": s} for m, s in seconds.items()]
+        + [{"unique_id": "test.p.t", "execution_time": 50.0}]
+    }
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"nodes": nodes}))
+    assert models_critical_path(results, manifest) == (8.0, ["model.p.a", "model.p.b", "model.p.d"])

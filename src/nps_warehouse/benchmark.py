@@ -136,13 +136,36 @@ def profile(run_results: Path, keep_as: Path) -> dict:
         kind = "model" if result["unique_id"].startswith("model.") else "test"
         spent[kind] += result["execution_time"]
     slowest = sorted(results["results"], key=lambda result: -result["execution_time"])[:6]
+    path_seconds, path = models_critical_path(results, run_results.parent / "manifest.json")
     return {
         "elapsed": results["elapsed_time"],
         "model_seconds": spent["model"],
         "test_seconds": spent["test"],
         "nodes": len(results["results"]),
         "slowest": [[_node_name(r["unique_id"]), r["execution_time"]] for r in slowest],
+        "models_critical_path": [path_seconds, [_node_name(node) for node in path]],
     }
+
+
+def models_critical_path(results: dict, manifest: Path) -> tuple[float, list[str]]:
+    """The chain of models, each depending on the one before, with the most model seconds: the
+    least a run of the models alone (dbt run) can take, however many threads it has."""
+    seconds = {
+        r["unique_id"]: r["execution_time"]
+        for r in results["results"]
+        if r["unique_id"].startswith("model.")
+    }
+    nodes = json.loads(manifest.read_text())["nodes"]
+    longest: dict[str, tuple[float, list[str]]] = {}
+
+    def chain(node: str) -> tuple[float, list[str]]:
+        if node not in longest:
+            parents = [p for p in nodes[node]["depends_on"]["nodes"] if p in seconds]
+            before = max((chain(p) for p in parents), default=(0.0, []))
+            longest[node] = (before[0] + seconds[node], [*before[1], node])
+        return longest[node]
+
+    return max((chain(node) for node in seconds), default=(0.0, []))
 
 
 def _node_name(unique_id: str) -> str:
@@ -154,10 +177,12 @@ def _node_name(unique_id: str) -> str:
 
 def describe(label: str, spent: dict) -> str:
     slowest = ", ".join(f"{name} {seconds:.1f}" for name, seconds in spent["slowest"])
+    path_seconds, path = spent["models_critical_path"]
     return (
         f"{label}: dbt ran {spent['nodes']} nodes in {spent['elapsed']:.1f} s; node seconds "
         f"summed over its threads: models {spent['model_seconds']:.1f}, tests "
-        f"{spent['test_seconds']:.1f}; slowest: {slowest}"
+        f"{spent['test_seconds']:.1f}; slowest: {slowest}; models' critical path (the least "
+        f"the models alone take) {path_seconds:.1f} s: {' > '.join(path)}"
     )
 
 
