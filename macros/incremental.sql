@@ -72,9 +72,16 @@
         or customer_id not in (select known.customer_id from {{ ref('stg_customers') }} as known)
 {%- endmacro %}
 
-{#- The stored rows of the judged keys (columns: the cleaned columns), but newly erased keys. -#}
-{% macro stored_rows_to_judge(columns, key) -%}
-    select {{ columns | join(', ') }}
+{#-
+    The stored rows of the judged keys (columns: the cleaned columns, the raw ones of kept_raw as
+    delivered), but newly erased keys.
+-#}
+{% macro stored_rows_to_judge(columns, key, kept_raw) -%}
+    select
+        {% for column in columns %}
+            {{ raw_value(column, kept_raw[column]) if column in kept_raw else column }}
+            as {{ column }}{% if not loop.last %},{% endif %}
+        {% endfor %}
     from {{ this }}
     where
         coalesce({{ key }}, '') in (select judged_keys.judged_key from judged_keys)

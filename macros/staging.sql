@@ -130,12 +130,13 @@
     The CTEs from a staging model's cleaned rows to their numbered copies, each with whether its
     customer exists (CTE copies). Reads the model's CTEs cleaned, known_customers and the raw
     rows (raw); in an incremental run also judged_keys, and the stored rows of those keys come
-    back from the model's own table (stored_columns: the columns of cleaned).
+    back from the model's own table (stored_columns: the columns of cleaned; kept_raw: see
+    kept_raw_columns).
 -#}
-{% macro judged_copies(raw, key, stored_columns, raw_columns) -%}
+{% macro judged_copies(raw, key, stored_columns, raw_columns, kept_raw) -%}
     {% if is_incremental() %}
         stored as (
-            {{ stored_rows_to_judge(stored_columns, key) }}
+            {{ stored_rows_to_judge(stored_columns, key, kept_raw) }}
         ),
     {% endif %}
 
@@ -187,4 +188,32 @@
 
 {#- Spark knows no such hint (and inlines CTEs). -#}
 {% macro spark__not_materialized(in_incremental_runs) -%}
+{%- endmacro %}
+
+{#-
+    The columns of a checked model's rows (relation: the CTE that holds them), where each raw
+    column of kept_raw ({raw column: clean column}) keeps its value only where it tells something
+    the clean value does not: on a rejected row, or where the delivered text is not exactly the
+    clean value's text (' o-1 ' for O-1). raw_value reads it back. At 10M orders the raw columns
+    of the accepted rows, copies of the clean ones, took 3.4 of 5.6 s to compress and write.
+-#}
+{% macro kept_raw_columns(relation, columns, kept_raw) -%}
+    {% for column in columns %}
+        {% if column in kept_raw %}
+            case
+                when
+                    {{ relation }}.reason is null
+                    and {{ relation }}.{{ column }} = cast({{ relation }}.{{ kept_raw[column] }} as {{ dbt.type_string() }})
+                    then null
+                else {{ relation }}.{{ column }}
+            end
+        {% else %}
+            {{ relation }}.{{ column }}
+        {% endif %} as {{ column }}{% if not loop.last %},{% endif %}
+    {% endfor %}
+{%- endmacro %}
+
+{#- A raw column that kept_raw_columns stored, as delivered. -#}
+{% macro raw_value(raw, clean) -%}
+    coalesce({{ raw }}, cast({{ clean }} as {{ dbt.type_string() }}))
 {%- endmacro %}

@@ -1,4 +1,13 @@
 -- depends_on: {{ ref('raw_orders') }}
+{%- set cleaned_columns = [
+    'raw_order_id', 'raw_customer_id', 'raw_order_date', 'raw_status', 'raw_amount_eur',
+    'raw_cost_eur', 'order_id', 'customer_id', 'order_date', 'status', 'amount_eur',
+    'cost_eur', 'row_fingerprint', '_loaded_at',
+] %}
+{%- set kept_raw = {
+    'raw_order_id': 'order_id', 'raw_customer_id': 'customer_id', 'raw_order_date': 'order_date',
+    'raw_status': 'status', 'raw_amount_eur': 'amount_eur', 'raw_cost_eur': 'cost_eur',
+} %}
 
 with
 
@@ -58,13 +67,9 @@ cleaned as {{ not_materialized() }} (
 
 -- The rows judged (with, in an incremental run, the stored copies of their keys), numbered
 -- per key, each with whether its customer exists: CTE copies (macro judged_copies).
-{{ judged_copies('raw_orders', 'order_id', [
-        'raw_order_id', 'raw_customer_id', 'raw_order_date', 'raw_status', 'raw_amount_eur',
-        'raw_cost_eur', 'order_id', 'customer_id', 'order_date', 'status', 'amount_eur',
-        'cost_eur', 'row_fingerprint', '_loaded_at',
-    ], [
+{{ judged_copies('raw_orders', 'order_id', cleaned_columns, [
         'raw_order_id', 'raw_customer_id', 'raw_order_date', 'raw_status', 'raw_amount_eur', 'raw_cost_eur',
-    ]) }},
+    ], kept_raw) }},
 
 checked as (
     select
@@ -85,9 +90,10 @@ checked as (
     from copies
 )
 
--- noqa: AM04 below: the union of copies (numbered_copies) hides the columns from sqlfluff.
 select
-    checked.*,  -- noqa: AM04
+    {{ kept_raw_columns('checked', ['source_row_key'] + cleaned_columns + [
+        'copy_number', 'has_conflicting_copies', 'has_known_customer', 'reason',
+    ], kept_raw) }},
     {{ judged_at('checked', 'judged_before') }} as checked_at
 from checked
 {% if is_incremental() %}

@@ -1,4 +1,14 @@
 -- depends_on: {{ ref('raw_survey_responses') }}
+{%- set cleaned_columns = [
+    'raw_response_id', 'raw_customer_id', 'raw_responded_at', 'raw_score', 'raw_channel',
+    'response_id', 'customer_id', 'responded_at', 'score_text', 'score_number', 'channel',
+    'has_comment', 'row_fingerprint', '_loaded_at',
+] %}
+{#- raw_responded_at is kept as delivered: its text is rarely the timestamp's. -#}
+{%- set kept_raw = {
+    'raw_response_id': 'response_id', 'raw_customer_id': 'customer_id', 'raw_score': 'score_text',
+    'raw_channel': 'channel',
+} %}
 
 with
 
@@ -59,13 +69,9 @@ cleaned as {{ not_materialized() }} (
 
 -- The rows judged (with, in an incremental run, the stored copies of their keys), numbered
 -- per key, each with whether its customer exists: CTE copies (macro judged_copies).
-{{ judged_copies('raw_survey_responses', 'response_id', [
-        'raw_response_id', 'raw_customer_id', 'raw_responded_at', 'raw_score', 'raw_channel',
-        'response_id', 'customer_id', 'responded_at', 'score_text', 'score_number', 'channel',
-        'has_comment', 'row_fingerprint', '_loaded_at',
-    ], [
+{{ judged_copies('raw_survey_responses', 'response_id', cleaned_columns, [
         'raw_response_id', 'raw_customer_id', 'raw_responded_at', 'raw_score', 'raw_channel', 'has_comment',
-    ]) }},
+    ], kept_raw) }},
 
 checked as (
     select
@@ -85,9 +91,10 @@ checked as (
     from copies
 )
 
--- noqa: AM04 below: the union of copies (numbered_copies) hides the columns from sqlfluff.
 select
-    checked.*,  -- noqa: AM04
+    {{ kept_raw_columns('checked', ['source_row_key'] + cleaned_columns + [
+        'copy_number', 'has_conflicting_copies', 'has_known_customer', 'reason',
+    ], kept_raw) }},
     {{ judged_at('checked', 'judged_before') }} as checked_at
 from checked
 {% if is_incremental() %}
