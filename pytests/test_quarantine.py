@@ -19,7 +19,10 @@ REPO = Path(__file__).resolve().parents[1]
 CHECKED = {
     "raw_customers": ("stg_customers_checked", "raw_customer_id"),
     "raw_orders": ("stg_orders_checked", "coalesce(raw_order_id, order_id)"),
-    "raw_survey_responses": ("stg_survey_responses_checked", "coalesce(raw_response_id, response_id)"),
+    "raw_survey_responses": (
+        "stg_survey_responses_checked",
+        "coalesce(raw_response_id, response_id)",
+    ),
 }
 
 
