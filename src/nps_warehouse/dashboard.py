@@ -139,11 +139,6 @@ def members(
     return [member for (member,) in rows]
 
 
-def segments(connection: duckdb.DuckDBPyConnection) -> list[str]:
-    """The segments of the NPS mart, the rollup `All` first, then alphabetically."""
-    return members(connection)
-
-
 def _colour(segment_list: list[str], segment: str) -> str:
     return SEGMENT_PALETTE[segment_list.index(segment) % len(SEGMENT_PALETTE)]
 
@@ -903,7 +898,7 @@ def render(
     sections = []
     with open_marts(warehouse) as connection:
         header = _header_lines(connection, warehouse)
-        segment_list = segments(connection)
+        segment_list = members(connection)
         for number, chart in enumerate(CHARTS, start=1):
             chart_started = time.perf_counter()
             figure = chart.build(connection, segment_list)
