@@ -121,10 +121,10 @@ measures as (
             periods.period_start,
             {% for column in measure_columns %}
                 {% if grain == 'month' %}
-                    monthly_measures.{{ column }}
+                    monthly_measures.{{ column }}{% if not loop.last %},{% endif %}
                 {% else %}
-                    sum(monthly_measures.{{ column }})
-                {% endif %} as {{ column }}{% if not loop.last %},{% endif %}
+                    sum(monthly_measures.{{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
+                {% endif %}
             {% endfor %}
         from monthly_measures
         inner join periods
@@ -138,48 +138,44 @@ measures as (
 ),
 
 -- The customers active on the day before a period starts, and on its last day.
-active_at_start as (
-    select
-        active_days.customer_id,
-        periods.period_grain,
-        periods.period_start
-    from periods
-    inner join active_days
-        on active_days.as_of_date = cast({{ dbt.dateadd('day', -1, 'periods.period_start') }} as date)
-),
+{% for end, day in [
+    ('start', dbt.dateadd('day', -1, 'periods.period_start')),
+    ('end', 'periods.period_end'),
+] %}
+    active_at_{{ end }} as (
+        select
+            active_days.customer_id,
+            periods.period_grain,
+            periods.period_start
+        from periods
+        inner join active_days
+            on active_days.as_of_date = cast({{ day }} as date)
+    ),
+{% endfor %}
 
-active_at_end as (
-    select
-        active_days.customer_id,
-        periods.period_grain,
-        periods.period_start
-    from periods
-    inner join active_days
-        on active_days.as_of_date = periods.period_end
-),
-
+-- One row per customer and period with activity at either end, an order or a response: two
+-- full joins on the customer-period key, not one aggregate over a union of every fact (at
+-- 10M orders the aggregate over 45M fact rows took 29 s, these joins 18 s).
+{% set key = ['customer_id', 'period_grain', 'period_start'] %}
 activity as (
     select
-        coalesce(active_at_start.customer_id, active_at_end.customer_id) as customer_id,
-        coalesce(active_at_start.period_grain, active_at_end.period_grain) as period_grain,
-        coalesce(active_at_start.period_start, active_at_end.period_start) as period_start,
+        {% for column in key %}
+            coalesce(active_at_start.{{ column }}, active_at_end.{{ column }}) as {{ column }},
+        {% endfor %}
         active_at_start.customer_id is not null as is_active_at_start,
         active_at_end.customer_id is not null as is_active_at_end
     from active_at_start
     full outer join active_at_end
-        on active_at_start.customer_id = active_at_end.customer_id
-        and active_at_start.period_grain = active_at_end.period_grain
-        and active_at_start.period_start = active_at_end.period_start
+        on {% for column in key %}
+            {% if not loop.first %}and {% endif %}active_at_start.{{ column }} = active_at_end.{{ column }}
+        {% endfor %}
 ),
 
--- One row per customer and period with activity at either end, an order or a response. Two
--- full joins, not one aggregate over a union of every fact: at 10M orders the aggregate over
--- 45M fact rows took 29 s, these joins 18 s.
 customer_periods as (
     select
-        coalesce(activity.customer_id, measures.customer_id) as customer_id,
-        coalesce(activity.period_grain, measures.period_grain) as period_grain,
-        coalesce(activity.period_start, measures.period_start) as period_start,
+        {% for column in key %}
+            coalesce(activity.{{ column }}, measures.{{ column }}) as {{ column }},
+        {% endfor %}
         coalesce(activity.is_active_at_start, false) as is_active_at_start,
         coalesce(activity.is_active_at_end, false) as is_active_at_end,
         {% for column in measure_columns %}
@@ -191,9 +187,9 @@ customer_periods as (
         {% endfor %}
     from activity
     full outer join measures
-        on activity.customer_id = measures.customer_id
-        and activity.period_grain = measures.period_grain
-        and activity.period_start = measures.period_start
+        on {% for column in key %}
+            {% if not loop.first %}and {% endif %}activity.{{ column }} = measures.{{ column }}
+        {% endfor %}
 ),
 
 flagged as (
