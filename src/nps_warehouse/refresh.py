@@ -68,6 +68,9 @@ INFRASTRUCTURE_ERRORS = re.compile(
     re.I,
 )
 
+# dbt's events that carry a node's result (the build's progress and the orchestrator read them).
+NODE_RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")
+
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -133,24 +136,24 @@ def _infrastructure(what: str, error: BaseException) -> RefreshFailed:
     )
 
 
-@contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    """One refresh at a time; the OS releases the lock if the process dies."""
+def _lock(lock_path: Path):
+    """One refresh at a time: the open, locked file (closing it releases the lock; so does the
+    OS if the process dies)."""
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         handle = lock_path.open("w")
     except OSError as error:
         raise _infrastructure(f"Cannot write the lock file {lock_path}", error) from error
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise RefreshFailed(
-                f"Another refresh holds {lock_path}; nothing was built. Let it finish, then "
-                "run this one again.",
-                EXIT_INFRASTRUCTURE,
-            ) from error
-        yield
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        handle.close()
+        raise RefreshFailed(
+            f"Another refresh holds {lock_path}; nothing was built. Let it finish, then "
+            "run this one again.",
+            EXIT_INFRASTRUCTURE,
+        ) from error
+    return handle
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,6 +261,7 @@ class Dbt:
         )
         os.environ.pop("NPS_AUDIT_SINCE", None)
         self.manifest = None
+        self.node_events: list[dict] = []
 
     def _invoke(self, args: list[str], callbacks=(), log_level: str = "error"):
         from dbt.cli.main import dbtRunner
@@ -358,7 +362,12 @@ class Dbt:
         )
 
     def _progress(self, event) -> None:
-        """One line per model built (a long build shows where it is)."""
+        """One line per model built (a long build shows where it is). Every node's result is
+        kept as dbt's structured log writes it (node_events), for the orchestrator to read."""
+        if event.info.name in NODE_RESULT_EVENTS:
+            from dbt_common.events.functions import msg_to_dict
+
+            self.node_events.append(msg_to_dict(event))
         if event.info.name != "LogModelResult":
             return
         data = event.data
@@ -530,139 +539,219 @@ def _intake_time(store: rawfiles.RawStore) -> datetime:
     return now
 
 
-def refresh(config: RefreshConfig, say: Say = _say) -> RefreshResult:
-    """Take in, build, audit and publish; raise RefreshFailed (serving file, state and raw
-    store as they were) on any failure."""
-    from nps_warehouse import validation
+class Refresh:
+    """One refresh as its steps, in this order: start, intake, build, audit, publish, finish.
+    `nps-warehouse refresh` runs them in a row (function refresh); the Dagster code location
+    (orchestration.py) runs each as an asset of one run, in one process. Use it as a context
+    manager: leaving it before publish undoes what the refresh did (an uncommitted delivery is
+    deleted; the candidate is kept as failed.duckdb) and releases the lock.
 
-    started = time.perf_counter()
-    steps: dict[str, float] = {}
+    A step that raised RefreshFailed with EXIT_INFRASTRUCTURE (the machine, not the data,
+    failed) may be called again, which is what the orchestrator's retry policy does; a build
+    called again starts from a fresh candidate (a copy of the active state, or a full build)."""
 
-    def step(name: str, since: float) -> float:
-        now = time.perf_counter()
-        steps[name] = steps.get(name, 0.0) + now - since
-        return now
+    def __init__(self, config: RefreshConfig, say: Say = _say) -> None:
+        self.config = config
+        self.say = say
+        self.states = States(config.state)
+        self.store = rawfiles.RawStore(config.raw_store)
+        self.steps: dict[str, float] = {}  # seconds per step
+        self.build_id = ""
+        self.built_at = datetime.now(UTC)
+        self.batch: rawfiles.Batch | None = None
+        self.loaded_rows: dict[str, int] = {}
+        self.mode = "full"
+        self.rebuilt: list[str] = []
+        self.freshness: list[str] = []
+        self.dbt: Dbt | None = None
+        self.published = False
+        self._lock = None
+        self._built_before = False
+        self._started = time.perf_counter()
 
-    states = States(config.state)
-    store = rawfiles.RawStore(config.raw_store)
-    with _exclusive(config.state / "refresh.lock"):
+    def __enter__(self) -> Refresh:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @contextmanager
+    def _step(
+        self, name: str, failure: str = "The refresh could not write its files"
+    ) -> Iterator[None]:
+        """Time the step; a failed file write is an infrastructure failure."""
+        since = time.perf_counter()
         try:
-            store.init()
-            for path in store.discard_uncommitted():
-                say(f"deleted {path.name}: left by a refresh that did not finish")
-            states.recover()
-            if store.scrub_pending():
-                _scrub(store, say)
-        except OSError as error:
-            raise _infrastructure(
-                f"Cannot prepare {config.state} and {config.raw_store}", error
-            ) from error
-        built_at = _intake_time(store)
-        build_id = built_at.strftime("%Y%m%dT%H%M%S%fZ")
-        batch = None
-        mark = time.perf_counter()
-        if config.new_data:
-            batch = _intake(config, store, build_id, built_at, say)
-        if batch is None and not store.committed():
-            raise RefreshFailed(
-                f"Nothing to build: the raw store {config.raw_store} holds no delivery yet. Take "
-                "in a first one with --new-data <folder> (the demo's: --new-data seeds).",
-                EXIT_BAD_INPUT,
-            )
-        loaded_rows = batch.rows if batch else {}
-        if batch is not None:
-            rows = ", ".join(f"{table} {count:,}" for table, count in batch.rows.items())
-            say(f"took in delivery {config.new_data} as batch {build_id}: {rows}")
-        mark = step("intake", mark)
-        try:
-            mode = states.prepare_candidate(config.full_refresh, say)
-            mark = step("candidate", mark)
-            dbt = Dbt(config, states, say)
+            yield
+        except (OSError, duckdb.IOException) as error:
+            raise _infrastructure(failure, error) from error
+        finally:
+            self.steps[name] = self.steps.get(name, 0.0) + time.perf_counter() - since
+
+    def start(self) -> None:
+        """Take the lock and finish or undo what an interrupted refresh left behind."""
+        config = self.config
+        if self._lock is None:
+            self._lock = _lock(config.state / "refresh.lock")
+        with self._step("start", f"Cannot prepare {config.state} and {config.raw_store}"):
+            self.store.init()
+            for path in self.store.discard_uncommitted():
+                self.say(f"deleted {path.name}: left by a refresh that did not finish")
+            self.states.recover()
+            if self.store.scrub_pending():
+                _scrub(self.store, self.say)
+        self.built_at = _intake_time(self.store)
+        self.build_id = self.built_at.strftime("%Y%m%dT%H%M%S%fZ")
+
+    def intake(self) -> None:
+        """Check and take in the delivery (config.new_data), uncommitted until publish."""
+        config = self.config
+        with self._step("intake"):
+            if config.new_data and self.batch is None:
+                self.batch = _intake(config, self.store, self.build_id, self.built_at, self.say)
+            if self.batch is None and not self.store.committed():
+                raise RefreshFailed(
+                    f"Nothing to build: the raw store {config.raw_store} holds no delivery yet. "
+                    "Take in a first one with --new-data <folder> (the demo's: --new-data seeds).",
+                    EXIT_BAD_INPUT,
+                )
+            if self.batch is not None:
+                self.loaded_rows = self.batch.rows
+                rows = ", ".join(f"{table} {count:,}" for table, count in self.batch.rows.items())
+                self.say(f"took in delivery {config.new_data} as batch {self.build_id}: {rows}")
+
+    def build(self) -> None:
+        """Build the candidate state: in full, or incrementally with changed models rebuilt."""
+        states, say = self.states, self.say
+        with self._step("candidate"):
+            if self._built_before:
+                states._remove(states.candidate)
+            self._built_before = True
+            self.mode = states.prepare_candidate(self.config.full_refresh, say)
+        with self._step("parse"):
+            self.dbt = dbt = Dbt(self.config, states, say)
             dbt.parse()
-            mark = step("parse", mark)
-            rebuilt: list[str] = []
-            if mode == "incremental":
+        with self._step("build"):
+            self.rebuilt = []
+            if self.mode == "incremental":
                 changed = dbt.modified_models(_stored_manifest(states.candidate))
                 if changed is None:
-                    mode = "full"
+                    self.mode = "full"
                     say("the state holds no manifest: building in full")
                 else:
-                    rebuilt = changed
-            if mode == "full":
+                    self.rebuilt = changed
+            if self.mode == "full":
                 dbt.build("full refresh", ["--full-refresh"], None)
-            elif rebuilt:
+            elif self.rebuilt:
                 # What changed is rebuilt in full, with everything downstream of it, after the
                 # rest (all upstream of it) has taken in the new rows.
                 say(
-                    f"code changed since the state was built: rebuilding {', '.join(rebuilt)} "
-                    "and everything downstream"
+                    f"code changed since the state was built: rebuilding {', '.join(self.rebuilt)}"
+                    " and everything downstream"
                 )
-                changed = [f"{model}+" for model in rebuilt]
+                changed = [f"{model}+" for model in self.rebuilt]
                 audit_since = datetime.now(UTC) - timedelta(seconds=1)
                 dbt.build("incremental", ["--exclude", *changed], audit_since)
                 dbt.build("changed models", ["--select", *changed, "--full-refresh"], None)
             else:
                 dbt.build("incremental", [], datetime.now(UTC) - timedelta(seconds=1))
             _store_manifest(states.candidate, dbt.manifest_json())
-            mark = step("build", mark)
-            problems = validation.validate_marts(states.candidate, config.target_path / "gx")
+
+    def audit(self) -> None:
+        """The Great Expectations suites on the candidate's marts, and source freshness."""
+        from nps_warehouse import validation
+
+        gx = self.config.target_path / "gx"
+        with self._step("audit"):
+            problems = validation.validate_marts(self.states.candidate, gx)
             if problems:
                 raise RefreshFailed(
                     f"Great Expectations: {'; '.join(problems)}. Nothing was published; the "
                     f"serving file and the state are untouched. The kept candidate is "
-                    f"{states.failed}; the Data Docs are under {config.target_path / 'gx'}.",
+                    f"{self.states.failed}; the Data Docs are under {gx}.",
                     EXIT_GATE_FAILED,
                 )
-            freshness = dbt.freshness()
-            for line in freshness:
-                say(f"freshness {line}")
-            mark = step("audit", mark)
-            scratch = config.serving.with_name(f".{config.serving.name}.{build_id}")
-            write_serving(states.candidate, scratch, build_id, built_at)
-            if batch is not None:
-                store.commit(batch)
-                batch = None  # committed: from here on it stays, whatever happens
+            assert self.dbt is not None, "audit runs after build"
+            self.freshness = self.dbt.freshness()
+            for line in self.freshness:
+                self.say(f"freshness {line}")
+
+    def publish(self) -> None:
+        """Write the serving file, commit the delivery, swap the file in, promote the state."""
+        config, states = self.config, self.states
+        with self._step("publish"):
+            scratch = config.serving.with_name(f".{config.serving.name}.{self.build_id}")
+            write_serving(states.candidate, scratch, self.build_id, self.built_at)
+            if self.batch is not None:
+                self.store.commit(self.batch)
+                self.batch = None  # committed: from here on it stays, whatever happens
             states.mark_published()
             _crash_point("committed")
             os.replace(scratch, config.serving)
             _crash_point("published")
             states.promote()
-            say(f"published {config.serving} ({mode})")
-            mark = step("publish", mark)
-        except RefreshFailed:
-            if batch is not None:
-                store.discard(batch)
-            states.keep_failed()
-            raise
-        except (OSError, duckdb.IOException) as error:
-            if batch is not None:
-                store.discard(batch)
-            states.keep_failed()
-            raise _infrastructure("The refresh could not write its files", error) from error
-        if store.scrub_pending():
-            try:
-                _scrub(store, say)
-            except OSError as error:
-                say(
-                    f"could not yet erase personal data in the raw store ({error}); the next "
-                    "refresh does it"
-                )
-        step("erasure", mark)
-    result = RefreshResult(
-        build_id=build_id,
-        built_at=built_at,
-        serving=config.serving,
-        mode=mode,
-        rebuilt=rebuilt,
-        loaded_rows=loaded_rows,
-        checksums=mart_checksums(config.serving),
-        freshness=freshness,
-        steps=steps,
-        seconds=time.perf_counter() - started,
-    )
-    (config.target_path / "refresh.json").write_text(
-        json.dumps(
-            {**asdict(result), "built_at": built_at.isoformat(), "serving": str(config.serving)}
+            self.published = True
+            self.say(f"published {config.serving} ({self.mode})")
+
+    def finish(self) -> RefreshResult:
+        """Erase personal data in the raw store where requests wait; the result, also written
+        to target/refresh.json."""
+        config = self.config
+        with self._step("erasure"):
+            if self.store.scrub_pending():
+                try:
+                    _scrub(self.store, self.say)
+                except OSError as error:
+                    self.say(
+                        f"could not yet erase personal data in the raw store ({error}); the "
+                        "next refresh does it"
+                    )
+        result = RefreshResult(
+            build_id=self.build_id,
+            built_at=self.built_at,
+            serving=config.serving,
+            mode=self.mode,
+            rebuilt=self.rebuilt,
+            loaded_rows=self.loaded_rows,
+            checksums=mart_checksums(config.serving),
+            freshness=self.freshness,
+            steps=self.steps,
+            seconds=time.perf_counter() - self._started,
         )
-    )
-    return result
+        (config.target_path / "refresh.json").write_text(
+            json.dumps(
+                {
+                    **asdict(result),
+                    "built_at": self.built_at.isoformat(),
+                    "serving": str(config.serving),
+                }
+            )
+        )
+        return result
+
+    def close(self) -> None:
+        """Undo an unpublished refresh (serving file, state and raw store stay as they were)
+        and release the lock."""
+        if self._lock is None:
+            return
+        try:
+            if not self.published:
+                if self.batch is not None:
+                    self.store.discard(self.batch)
+                    self.batch = None
+                self.states.keep_failed()
+        finally:
+            self._lock.close()
+            self._lock = None
+
+
+def refresh(config: RefreshConfig, say: Say = _say) -> RefreshResult:
+    """Take in, build, audit and publish; raise RefreshFailed (serving file, state and raw
+    store as they were) on any failure."""
+    with Refresh(config, say) as run:
+        run.start()
+        run.intake()
+        run.build()
+        run.audit()
+        run.publish()
+        return run.finish()
