@@ -7,7 +7,7 @@ export DBT_PROFILES_DIR := $(CURDIR)/profiles
 export DBT_PROJECT_DIR := $(CURDIR)
 export DUCKDB_PATH ?= warehouse/dev.duckdb
 
-.PHONY: venv build test engines docs dashboard dashboard-screenshot validate lint fix refresh seeds lock clean
+.PHONY: venv build test engines docs dashboard dashboard-screenshot dagster dagster-screenshot validate lint fix refresh seeds lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,7 @@ test: venv
 	$(BIN)/nps-warehouse validate
 	$(BIN)/dbt docs generate --static
 	scripts/browser-up
-	$(BIN)/python -m pytest -v --durations=10 --numprocesses 2
+	$(BIN)/python -m pytest -v --durations=10 --numprocesses 2 --dist loadgroup
 	$(MAKE) engines
 
 ## engines: the demo data built on PostgreSQL and on Spark with every unit and data test, each
@@ -59,6 +59,18 @@ dashboard: venv
 dashboard-screenshot: build
 	scripts/browser-up
 	$(BIN)/nps-warehouse dashboard --screenshot docs/dashboard.png
+
+## dagster: the Dagster UI and daemon on http://127.0.0.1:3000: the refresh as assets, its sensor on
+## warehouse/incoming and its schedules (instance in warehouse/dagster, settings from dagster.yaml)
+dagster: venv
+	mkdir -p warehouse/dagster warehouse/incoming
+	cp dagster.yaml warehouse/dagster/dagster.yaml
+	DAGSTER_HOME=$(CURDIR)/warehouse/dagster $(BIN)/dagster dev -m nps_warehouse.orchestration -h 127.0.0.1 -p 3000
+
+## dagster-screenshot: remake docs/dagster.png (the asset graph) with the UI test (needs root for chromium)
+dagster-screenshot: venv
+	scripts/browser-up
+	NPS_DAGSTER_SCREENSHOT=$(CURDIR)/docs/dagster.png $(BIN)/python -m pytest -q pytests/test_orchestration.py -k ui
 
 ## validate: the Great Expectations suites on the dev warehouse (Data Docs under target/gx)
 validate: venv

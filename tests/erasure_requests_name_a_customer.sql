@@ -2,6 +2,8 @@
 -- this test warns so that someone asks the sender which customer was meant. Rows returned =
 -- requests without a customer id.
 -- depends_on: {{ ref('stg_erasure_requests') }}
+-- The Dagster code location shows this test as a check on stg_erasure_requests (orchestration.py).
+{{ config(meta={'dagster': {'ref': {'name': 'stg_erasure_requests'}}}) }}
 {{ config(severity='warn') }}
 
 select *

@@ -1,4 +1,6 @@
 -- GDPR erasure: no mart row keeps the id of a customer with an erasure request.
+-- The Dagster code location shows this test as a check on customers (orchestration.py).
+{{ config(meta={'dagster': {'ref': {'name': 'customers'}}}) }}
 with
 
 erased as (

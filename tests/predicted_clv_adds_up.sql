@@ -4,6 +4,8 @@
 -- failures. The tolerance is relative, 1e-9: summing n doubles in another order moves the sum
 -- by at most about n x 1.1e-16 of it (5e-10 for the 4.7M customers of 100M orders), while one
 -- customer missing moves it by far more (a probability alive of 0.01 in 4M is 2.5e-9).
+-- The Dagster code location shows this test as a check on predicted_clv_by_segment (orchestration.py).
+{{ config(meta={'dagster': {'ref': {'name': 'predicted_clv_by_segment'}}}) }}
 {{ config(enabled=target.type == 'duckdb') }}
 
 with

@@ -1,5 +1,7 @@
 -- revenue_by_respondent_category covers every customer once: its accounts and revenue add up to
 -- the customers mart's, and its shares to 100. Rows returned = failures.
+-- The Dagster code location shows this test as a check on revenue_by_respondent_category (orchestration.py).
+{{ config(meta={'dagster': {'ref': {'name': 'revenue_by_respondent_category'}}}) }}
 with
 
 categories as (
