@@ -73,7 +73,8 @@ class Warehouse:
         ]
 
     def copy(self, root: Path) -> Warehouse:
-        shutil.copytree(self.root, root, ignore=shutil.ignore_patterns("refresh.lock", "target"))
+        # With its target folder: dbt's parse cache serves the copy too.
+        shutil.copytree(self.root, root, ignore=shutil.ignore_patterns("refresh.lock"))
         return Warehouse(root)
 
 

@@ -241,47 +241,68 @@ def _release_duckdb() -> None:
         DuckDBConnectionManager._ENV = None
 
 
+def _set_environment(variables: dict[str, str | None]) -> None:
+    for name, value in variables.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 class Dbt:
     """dbt run in-process: the project parsed once per refresh (partial parsing keeps its
-    cache in the target folder), then every command on that manifest. The candidate's path is
-    always the same file, so the profile, and with it the parse cache, stays valid."""
+    cache in the target folder), then every command on that manifest. Every command runs in
+    the state folder, on the profile path candidate.duckdb and the raw store's path relative
+    to the folder: the profile and the sources' locations are then the same for every state
+    folder of the same layout, so dbt keeps its parse cache (its key includes both) also in a
+    copy of a warehouse, as the tests make."""
 
     def __init__(self, config: RefreshConfig, states: States, say: Say) -> None:
         self.config = config
         self.failed = states.failed
         self.say = say
-        self.state_dir = config.target_path / "state"
-        candidate = states.candidate
-        os.environ.update(
-            {
-                "DUCKDB_PATH": str(candidate),
-                "DBT_PROFILES_DIR": str(REPO / "profiles"),
-                "NPS_RAW_STORE": str(config.raw_store.resolve()),
-            }
-        )
-        os.environ.pop("NPS_AUDIT_SINCE", None)
+        self.folder = config.state.resolve()
+        self.target = config.target_path.resolve()
+        self.state_dir = self.target / "state"
+        # The environment of every dbt command (the profile and the sources read it), set only
+        # while the command runs, so that an in-process caller's environment stays its own.
+        self.environment: dict[str, str | None] = {
+            "DUCKDB_PATH": states.candidate.name,
+            "DBT_PROFILES_DIR": str(REPO / "profiles"),
+            "NPS_RAW_STORE": os.path.relpath(config.raw_store.resolve(), self.folder),
+            "NPS_AUDIT_SINCE": None,
+        }
         self.manifest = None
         self.node_events: list[dict] = []
 
-    def _invoke(self, args: list[str], callbacks=(), log_level: str = "error"):
+    def _invoke(self, args: list[str], callbacks=(), log_level: str = "error", **environment):
+        """A dbt command in this process, in the state folder, with self.environment and
+        `environment` (None unsets a variable) set while it runs."""
         from dbt.cli.main import dbtRunner
 
         common = [
             "--project-dir",
             str(REPO),
             "--target-path",
-            str(self.config.target_path),
+            str(self.target),
             "--log-path",
-            str(self.config.target_path / "logs"),
+            str(self.target / "logs"),
             "--log-level",
             log_level,
         ]
         words = 2 if args[0] == "source" else 1  # the command: build, ls, source freshness
         runner = dbtRunner(manifest=self.manifest, callbacks=list(callbacks))
+        variables = {**self.environment, **environment}
+        saved = {name: os.environ.get(name) for name in variables}
+        cwd = os.getcwd()
         try:
+            _set_environment(variables)
+            os.chdir(self.folder)
             return runner.invoke([*args[:words], *common, *args[words:]])
         finally:
             _release_duckdb()
+            os.chdir(cwd)
+            _set_environment(saved)
 
     def parse(self) -> None:
         result = self._invoke(["parse"])
@@ -294,7 +315,7 @@ class Dbt:
         self.manifest = result.result
 
     def manifest_json(self) -> str:
-        return (self.config.target_path / "manifest.json").read_text()
+        return (self.target / "manifest.json").read_text()
 
     def modified_models(self, stored_manifest: str | None) -> list[str] | None:
         """Models whose code or config changed since the stored manifest was built (dbt's
@@ -325,19 +346,17 @@ class Dbt:
         """dbt build with the selector `refresh` (models and data tests); a failed node raises
         RefreshFailed. With audit_since, row-level tests of the large incremental tables check
         only the rows written from then on (macro audit_scope)."""
-        if audit_since is None:
-            os.environ.pop("NPS_AUDIT_SINCE", None)
-        else:
-            os.environ["NPS_AUDIT_SINCE"] = audit_since.strftime("%Y-%m-%d %H:%M:%S")
+        since = audit_since.strftime("%Y-%m-%d %H:%M:%S") if audit_since else None
         self.say(f"dbt build ({label}) ...")
         started = time.perf_counter()
-        result = self._invoke(["build", "--selector", "refresh", *args], [self._progress])
-        os.environ.pop("NPS_AUDIT_SINCE", None)
+        result = self._invoke(
+            ["build", "--selector", "refresh", *args], [self._progress], NPS_AUDIT_SINCE=since
+        )
         results = getattr(result.result, "results", None) or []
         failed = [r for r in results if str(r.status) in ("error", "fail")]
-        results_file = self.config.target_path / "run_results.json"
+        results_file = self.target / "run_results.json"
         if results_file.exists():
-            shutil.copyfile(results_file, self.config.target_path / "build_run_results.json")
+            shutil.copyfile(results_file, self.target / "build_run_results.json")
         if result.success and not failed:
             seconds = time.perf_counter() - started
             self.say(f"dbt build ({label}): {len(results)} nodes in {seconds:.1f} s")
@@ -357,7 +376,7 @@ class Dbt:
             f"dbt build failed on {len(names)} node(s): {shown}. Nothing was published; the "
             "serving file and the state are untouched. The failing tests' rows are stored in "
             f"schema test_failures of the kept candidate {self.failed} (open it read-only), and "
-            f"dbt's results are in {self.config.target_path / 'run_results.json'}.",
+            f"dbt's results are in {self.target / 'run_results.json'}.",
             EXIT_GATE_FAILED,
         )
 
@@ -379,7 +398,7 @@ class Dbt:
     def freshness(self) -> list[str]:
         """`dbt source freshness`: one line per raw table with a rule (stale data is reported,
         not refused: the build is still the newest complete picture)."""
-        sources = self.config.target_path / "sources.json"
+        sources = self.target / "sources.json"
         sources.unlink(missing_ok=True)
         result = self._invoke(["source", "freshness"])
         if not sources.exists():
