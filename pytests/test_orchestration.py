@@ -5,7 +5,7 @@ warehouse starts empty, with an incoming folder; its first delivery is the demo 
 sensor tick turns into the run that publishes the serving file. Every run is the real refresh
 job, executed in this process on real files (dbt, DuckDB, Great Expectations). The UI test
 starts `dagster dev` on a loopback port and opens the asset graph in headless Chromium
-(Debian's chromium, scripts/browser-up). The module runs on one pytest-xdist worker.
+(Debian's chromium, scripts/browser-up).
 """
 
 import contextlib
@@ -32,8 +32,6 @@ import pytest
 from nps_warehouse import dashboard, rawfiles
 from nps_warehouse.orchestration import Paths, build_definitions
 from nps_warehouse.refresh import EXIT_BAD_INPUT, EXIT_GATE_FAILED, EXIT_INFRASTRUCTURE
-
-pytestmark = pytest.mark.xdist_group("dagster")
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST = "2026-12-01-demo"
@@ -128,7 +126,12 @@ def first_run(location):
     folder.rename(location.paths.incoming / FIRST)
     first = tick(location)
     second = tick(location, first.cursor)
+    dbt_variables = ("DUCKDB_PATH", "NPS_RAW_STORE", "NPS_AUDIT_SINCE", "DBT_PROFILES_DIR")
+    before = (os.getcwd(), [os.environ.get(name) for name in dbt_variables])
     result = launch_request(location, first.run_requests[0])
+    # The refresh ran dbt in this process (in the state folder, with its own environment):
+    # the process's folder and environment are as they were.
+    assert (os.getcwd(), [os.environ.get(name) for name in dbt_variables]) == before
     results = location.paths.state / "target" / "build_run_results.json"
     return first, second, result, json.loads(results.read_text())["results"]
 
@@ -213,6 +216,11 @@ def test_a_delivery_that_fails_a_gate_fails_its_run_and_leaves_the_serving_file_
     assert failure.metadata["exit code"].value == EXIT_GATE_FAILED
     assert re.match(r"dbt build failed on \d+ node\(s\): ", failure.description)
     assert "Nothing was published" in failure.description
+    # The run's own failure message is that paragraph too (what the UI shows on the run).
+    (run_failure,) = [
+        e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE
+    ]
+    assert run_failure.event_specific_data.error.message.strip().endswith(failure.description)
     assert retries(result) == 0
     assert digest(location.paths.serving) == before
     assert [

@@ -170,9 +170,17 @@ def parse_manifest(target_path: Path) -> Path:
     reload quick)."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.setdefault("DBT_PROFILES_DIR", str(REPO / "profiles"))
     result = dbtRunner().invoke(
-        ["parse", "--project-dir", str(REPO), "--target-path", str(target_path), "--quiet"]
+        [
+            "parse",
+            "--project-dir",
+            str(REPO),
+            "--profiles-dir",
+            str(REPO / "profiles"),
+            "--target-path",
+            str(target_path),
+            "--quiet",
+        ]
     )
     if not result.success:
         raise RuntimeError(f"dbt could not parse the project: {result.exception}")
