@@ -61,7 +61,6 @@ from pydantic import PrivateAttr
 from nps_warehouse import refresh as refreshing
 
 REPO = refreshing.REPO
-WAREHOUSE = REPO / "warehouse"
 # Every refresh run carries this tag; dagster.yaml queues runs so that one runs at a time.
 CONCURRENCY_TAG = {"nps/refresh": "warehouse"}
 
@@ -78,11 +77,12 @@ class Paths:
         def path(variable: str, default: Path) -> Path:
             return Path(os.environ.get(variable) or default).resolve()
 
+        refresh = refreshing.RefreshConfig()  # the defaults of `nps-warehouse refresh`
         return cls(
-            serving=path("NPS_SERVING", WAREHOUSE / "analytics.duckdb"),
-            state=path("NPS_STATE", WAREHOUSE / "state"),
-            raw_store=path("NPS_RAW_STORE_DIR", WAREHOUSE / "raw_store"),
-            incoming=path("NPS_INCOMING", WAREHOUSE / "incoming"),
+            serving=path("NPS_SERVING", refresh.serving),
+            state=path("NPS_STATE", refresh.state),
+            raw_store=path("NPS_RAW_STORE_DIR", refresh.raw_store),
+            incoming=path("NPS_INCOMING", refresh.raw_store.parent / "incoming"),
         )
 
 
