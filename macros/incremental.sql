@@ -112,24 +112,15 @@
 {%- endmacro %}
 
 {#-
-    Period models, incremental run: the earliest date of any order (and, with responses=true,
-    survey response) judged since this model last computed its rows. Every period ending on or
-    after it is computed again; null when nothing changed.
+    Activity days, incremental run: the earliest date of any order judged since this model last
+    computed its rows. Every boundary day on or after it is computed again; null when nothing
+    changed.
 -#}
-{% macro changed_from(responses=false) -%}
+{% macro changed_from() -%}
     (
-        select min(changed_date)
-        from (
-            select order_date as changed_date
-            from {{ ref('stg_orders_checked') }}
-            where checked_at > (select max(computed_at) from {{ this }})
-            {% if responses %}
-                union all
-                select cast(responded_at as date) as changed_date
-                from {{ ref('stg_survey_responses_checked') }}
-                where checked_at > (select max(computed_at) from {{ this }})
-            {% endif %}
-        ) as changed
+        select min(order_date)
+        from {{ ref('stg_orders_checked') }}
+        where checked_at > (select max(computed_at) from {{ this }})
     )
 {%- endmacro %}
 

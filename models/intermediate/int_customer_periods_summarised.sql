@@ -1,5 +1,3 @@
--- depends_on: {{ ref('stg_orders_checked') }}, {{ ref('stg_survey_responses_checked') }}
-
 with
 
 customers as (
@@ -10,7 +8,7 @@ customers as (
     from {{ ref('stg_customers') }}
 ),
 
-completed_orders as {{ not_materialized(in_incremental_runs=true) }} (
+completed_orders as {{ not_materialized() }} (
     select
         customer_id,
         order_date,
@@ -42,11 +40,6 @@ periods as (
         period_start,
         period_end
     from {{ ref('int_periods_enumerated') }}
-    {% if is_incremental() %}
-        -- Incremental run: only the periods that orders or responses judged since the last run
-        -- can change.
-        where period_end >= {{ changed_from(responses=true) }}
-    {% endif %}
 ),
 
 first_orders as (
@@ -233,8 +226,7 @@ final as (
         and first_order_date <= period_end as is_acquired,
         is_active_at_start and is_active_at_end as is_retained,
         completed_orders > 0 as has_completed_order,
-        responses > 0 as has_responded,
-        {{ run_stamp() }} as computed_at
+        responses > 0 as has_responded
     from flagged
 )
 
