@@ -1,7 +1,3 @@
--- Built after int_customer_periods_totalled, not beside it: the two largest joins of the period
--- marts shared DuckDB's memory limit and ran out of it at 10M orders with 2GB.
--- depends_on: {{ ref('int_customer_periods_totalled') }}
-
 with
 
 periods as (
