@@ -112,15 +112,24 @@
 {%- endmacro %}
 
 {#-
-    Activity days, incremental run: the earliest date of any order judged since this model last
-    computed its rows. Every boundary day on or after it is computed again; null when nothing
-    changed.
+    Period models, incremental run: the earliest date of any order (and, with responses=true,
+    survey response) judged since this model last computed its rows. Every period ending on or
+    after it is computed again; null when nothing changed.
 -#}
-{% macro changed_from() -%}
+{% macro changed_from(responses=false) -%}
     (
-        select min(order_date)
-        from {{ ref('stg_orders_checked') }}
-        where checked_at > (select max(computed_at) from {{ this }})
+        select min(changed_date)
+        from (
+            select order_date as changed_date
+            from {{ ref('stg_orders_checked') }}
+            where checked_at > (select max(computed_at) from {{ this }})
+            {% if responses %}
+                union all
+                select cast(responded_at as date) as changed_date
+                from {{ ref('stg_survey_responses_checked') }}
+                where checked_at > (select max(computed_at) from {{ this }})
+            {% endif %}
+        ) as changed
     )
 {%- endmacro %}
 

@@ -6,23 +6,16 @@
 
 {#-
     One row per (period_grain, period_start, member) for each period of int_periods_enumerated
-    and each member (plus 'All') of the breakdown column `by`: the sums of
-    int_customer_periods_totalled (the customer x period facts per segment and country) and the
-    account columns from int_respondent_periods_valued.
+    and each member (plus 'All') of the breakdown column `by` of int_customer_periods_summarised
+    (the account columns from int_respondent_periods_valued).
     Every customer counts in its own member and in 'All', so 'All' is summed over all
     customers, never derived from member values; a member without activity gets zeros.
 -#}
 {% macro periods_aggregated(by, members) -%}
-{%- set total_columns = [
-    'responses', 'promoters', 'passives', 'detractors', 'score_total', 'respondents',
-    'respondents_active_at_end', 'customers_start', 'customers_end', 'new_customers',
-    'acquired_customers', 'retained_customers', 'ordering_customers', 'orders',
-    'revenue_eur', 'gross_margin_eur'
-] -%}
 with
 
-totalled as (
-    select * from {{ ref('int_customer_periods_totalled') }}
+customer_periods as (
+    select * from {{ ref('int_customer_periods_summarised') }}
 ),
 
 respondent_periods as (
@@ -62,18 +55,32 @@ account_totals as (
 
 totals as (
     select
-        totalled.period_grain,
-        totalled.period_start,
+        customer_periods.period_grain,
+        customer_periods.period_start,
         reporting_members.reporting_member as {{ by }},
-        {% for column in total_columns %}
-            sum(totalled.{{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
-        {% endfor %}
-    from totalled
+        sum(customer_periods.responses) as responses,
+        sum(customer_periods.promoters) as promoters,
+        sum(customer_periods.passives) as passives,
+        sum(customer_periods.detractors) as detractors,
+        sum(customer_periods.score_total) as score_total,
+        sum(case when customer_periods.has_responded then 1 else 0 end) as respondents,
+        sum(case when customer_periods.has_responded and customer_periods.is_active_at_end then 1 else 0 end)
+            as respondents_active_at_end,
+        sum(case when customer_periods.is_active_at_start then 1 else 0 end) as customers_start,
+        sum(case when customer_periods.is_active_at_end then 1 else 0 end) as customers_end,
+        sum(case when customer_periods.is_new then 1 else 0 end) as new_customers,
+        sum(case when customer_periods.is_acquired then 1 else 0 end) as acquired_customers,
+        sum(case when customer_periods.is_retained then 1 else 0 end) as retained_customers,
+        sum(case when customer_periods.has_completed_order then 1 else 0 end) as ordering_customers,
+        sum(customer_periods.completed_orders) as orders,
+        sum(customer_periods.revenue_eur) as revenue_eur,
+        sum(customer_periods.gross_margin_eur) as gross_margin_eur
+    from customer_periods
     inner join reporting_members
-        on totalled.{{ by }} = reporting_members.member
+        on customer_periods.{{ by }} = reporting_members.member
     group by
-        totalled.period_grain,
-        totalled.period_start,
+        customer_periods.period_grain,
+        customer_periods.period_start,
         reporting_members.reporting_member
 ),
 
@@ -87,7 +94,12 @@ final as (
         periods.period_start,
         periods.period_end,
         all_members.{{ by }},
-        {% for column in total_columns %}
+        {% for column in [
+            'responses', 'promoters', 'passives', 'detractors', 'score_total', 'respondents',
+            'respondents_active_at_end', 'customers_start', 'customers_end', 'new_customers',
+            'acquired_customers', 'retained_customers', 'ordering_customers', 'orders',
+            'revenue_eur', 'gross_margin_eur'
+        ] %}
             coalesce(totals.{{ column }}, 0) as {{ column }},
         {% endfor %}
         {% for column in [

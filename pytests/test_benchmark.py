@@ -40,7 +40,7 @@ def test_run_stamps_are_ignored_and_row_order_does_not_matter(tmp_path: Path) ->
     first, second = _copy(tmp_path, "first"), _copy(tmp_path, "second")
     _execute(
         second,
-        "update intermediate.int_customers_active_on_boundaries "
+        "update intermediate.int_customer_periods_summarised "
         "set computed_at = computed_at + interval 1 day",
     )
     _execute(

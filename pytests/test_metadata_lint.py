@@ -83,11 +83,11 @@ def test_a_misnamed_staging_model_and_an_unenforced_mart_fail(manifest, tmp_path
 def test_a_table_that_branches_on_is_incremental_fails_unless_a_refresh_builds_it_so(
     manifest, tmp_path
 ):
-    # int_customers_active_on_boundaries: a table on the demo, incremental in a refresh (listed
-    # in var audited_stamps); the same code in a model a refresh does not build incrementally fails.
-    activity = node(manifest, "int_customers_active_on_boundaries")
-    assert "is_incremental()" in activity["raw_code"]
-    assert activity["config"]["materialized"] == "table"
+    # int_customer_periods_summarised: a table on the demo, incremental in a refresh (listed in
+    # var audited_stamps); the same code in a model a refresh does not build incrementally fails.
+    periods = node(manifest, "int_customer_periods_summarised")
+    assert "is_incremental()" in periods["raw_code"]
+    assert periods["config"]["materialized"] == "table"
     assert lint(manifest, tmp_path).returncode == 0
     spine = node(manifest, "int_segment_periods_aggregated")
     spine["raw_code"] += "\n{% if is_incremental() %}{% endif %}"

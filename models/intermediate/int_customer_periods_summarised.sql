@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('stg_orders_checked') }}, {{ ref('stg_survey_responses_checked') }}
+
 with
 
 customers as (
@@ -8,7 +10,7 @@ customers as (
     from {{ ref('stg_customers') }}
 ),
 
-completed_orders as {{ not_materialized() }} (
+completed_orders as {{ not_materialized(in_incremental_runs=true) }} (
     select
         customer_id,
         order_date,
@@ -40,6 +42,11 @@ periods as (
         period_start,
         period_end
     from {{ ref('int_periods_enumerated') }}
+    {% if is_incremental() %}
+        -- Incremental run: only the periods that orders or responses judged since the last run
+        -- can change.
+        where period_end >= {{ changed_from(responses=true) }}
+    {% endif %}
 ),
 
 first_orders as (
@@ -226,7 +233,8 @@ final as (
         and first_order_date <= period_end as is_acquired,
         is_active_at_start and is_active_at_end as is_retained,
         completed_orders > 0 as has_completed_order,
-        responses > 0 as has_responded
+        responses > 0 as has_responded,
+        {{ run_stamp() }} as computed_at
     from flagged
 )
 

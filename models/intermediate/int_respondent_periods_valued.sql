@@ -1,7 +1,7 @@
 with
 
-periods as (
-    select * from {{ ref('int_periods_enumerated') }}
+customer_periods as (
+    select * from {{ ref('int_customer_periods_summarised') }}
 ),
 
 orders as (
@@ -16,31 +16,18 @@ latest as (
     select {{ latest_data_date('orders', 'responses') }} as latest_data_date
 ),
 
--- Each account's answers per period of every grain: their count and score total.
 respondent_periods as (
-    {% for grain in var('period_grains') %}
-        select
-            responses.customer_id,
-            responses.segment,
-            responses.country,
-            periods.period_grain,
-            periods.period_start,
-            periods.period_end,
-            count(*) as responses,
-            sum(responses.score) as score_total
-        from responses
-        inner join periods
-            on periods.period_grain = '{{ grain }}'
-            and responses.{{ grain }}_start = periods.period_start
-        group by
-            responses.customer_id,
-            responses.segment,
-            responses.country,
-            periods.period_grain,
-            periods.period_start,
-            periods.period_end
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select
+        customer_id,
+        segment,
+        country,
+        period_grain,
+        period_start,
+        period_end,
+        responses,
+        score_total
+    from customer_periods
+    where has_responded
 ),
 
 -- Each account's answers per period of every grain, the last one first (ties: response_id).

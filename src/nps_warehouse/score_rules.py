@@ -36,17 +36,14 @@ def _fact_view_of(model: Model) -> Model | None:
 @rule
 def has_primary_key_test(model: Model) -> RuleViolation | None:
     """A model has a primary key: a column tested unique and not_null, or a unique combination.
-    A fact mart (a view of one model's rows) and that model share it: either holds the test."""
-    fact_views = [child for child in model.children if isinstance(child, Model)]
-    fact_views = [child for child in fact_views if _fact_view_of(child) is model]
-    for keyed in [model, _fact_view_of(model), *fact_views]:
-        if keyed is None:
-            continue
-        for column in keyed.columns:
-            if {"unique", "not_null"} <= {test.type for test in column.tests}:
-                return None
-        if any(test.type == "unique_combination_of_columns" for test in keyed.tests):
+    A fact mart (a view of one model's rows) has the primary key tested on that model."""
+    model = _fact_view_of(model) or model
+    for column in model.columns:
+        types = {test.type for test in column.tests}
+        if {"unique", "not_null"} <= types:
             return None
+    if any(test.type == "unique_combination_of_columns" for test in model.tests):
+        return None
     return RuleViolation("No primary key test: unique + not_null or unique_combination_of_columns.")
 
 
