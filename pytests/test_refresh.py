@@ -290,6 +290,13 @@ def test_a_sequence_of_refreshes_equals_a_full_refresh_after_every_published_ste
     )
     assert run_refresh(warehouse, failing).returncode == EXIT_GATE_FAILED
     assert file_digest(warehouse.serving) == before
+    # The failing test's rows are kept in the failed candidate; a passing build stores none.
+    kept = warehouse.state / "failed.duckdb"
+    stored = "select table_name from duckdb_tables() where schema_name = 'test_failures'"
+    tables = [name for (name,) in query(kept, stored)]
+    assert tables
+    assert all(query(kept, f'select count(*) from test_failures."{t}"')[0][0] for t in tables)
+    assert query(warehouse.state / "active.duckdb", stored) == []
     # 3. A conflicting duplicate of a stored response and the late record of an unknown customer.
     (response,) = query(
         warehouse.serving,
