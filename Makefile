@@ -24,9 +24,7 @@ build: venv
 
 ## test: every gate, in order: dbt parse, sqlfluff, dbt build (unit + data tests), MetricFlow
 ## validate-configs, source freshness, dbt-score, Great Expectations, the docs site (which
-## also compiles the analyses), then pytest (with headless Chromium) and, beside it,
-## `engines-compare` (its output in target/engines-compare.log, printed when both are done;
-## no test uses PostgreSQL or Spark, and both only read the DuckDB warehouse)
+## also compiles the analyses), pytest (with headless Chromium), then `engines-compare`
 test: venv
 	$(BIN)/dbt parse
 	$(BIN)/sqlfluff lint models analyses --processes 2 -v
@@ -37,12 +35,8 @@ test: venv
 	$(BIN)/nps-warehouse validate
 	$(BIN)/dbt docs generate --static
 	scripts/browser-up
-	@echo "engines-compare runs beside pytest; its output: target/engines-compare.log"
-	$(MAKE) engines-compare > target/engines-compare.log 2>&1 & engines=$$!; \
-	$(BIN)/python -m pytest -v --durations=10 --numprocesses 2; tests=$$?; \
-	wait $$engines; compared=$$?; \
-	cat target/engines-compare.log; echo "pytest exit $$tests, engines-compare exit $$compared"; \
-	test $$tests -eq 0 && test $$compared -eq 0
+	$(BIN)/python -m pytest -v --durations=10 --numprocesses 2
+	$(MAKE) engines-compare
 
 ## engines: the demo data built on PostgreSQL and on Spark with every unit and data test, each
 ## mart compared with DuckDB's (installs Java 17 and PostgreSQL 15 when missing: needs root)
@@ -51,12 +45,11 @@ engines: venv
 	$(MAKE) engines-compare
 
 ## engines-compare: `engines` on the DuckDB warehouse as built (make test built it, and its
-## tests only read it or copies of it); each engine's dbt artifacts in target/<engine>, so
-## that they never replace the DuckDB build's target/manifest.json, which the tests read
+## tests only read it or copies of it)
 engines-compare: venv
 	scripts/engines-up
-	$(BIN)/dbt build --full-refresh --target postgres --target-path target/postgres --log-path target/postgres
-	$(BIN)/dbt build --full-refresh --target spark --target-path target/spark --log-path target/spark
+	$(BIN)/dbt build --full-refresh --target postgres
+	$(BIN)/dbt build --full-refresh --target spark
 	$(BIN)/nps-warehouse compare-engines --engine postgres --engine spark
 
 ## docs: dbt's documentation site as one static page, target/static_index.html (needs a build)
