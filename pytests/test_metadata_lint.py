@@ -71,6 +71,21 @@ def test_a_model_without_primary_key_test_fails(manifest, tmp_path):
     assert "has_primary_key_test" in result.stdout
 
 
+def test_a_key_that_may_be_null_is_no_primary_key(manifest, tmp_path):
+    # customer_id stays unique, but without it in the model's not_null_columns the key rule fails.
+    (test,) = [
+        value
+        for value in manifest["nodes"].values()
+        if value["resource_type"] == "test"
+        and value.get("attached_node") == "model.nps_warehouse.customers"
+        and value["test_metadata"]["name"] == "not_null_columns"
+    ]
+    test["test_metadata"]["kwargs"]["columns"].remove("customer_id")
+    result = lint(manifest, tmp_path)
+    assert result.returncode != 0
+    assert "has_primary_key_test" in result.stdout
+
+
 def test_a_misnamed_staging_model_and_an_unenforced_mart_fail(manifest, tmp_path):
     node(manifest, "stg_orders")["name"] = "orders_clean"
     node(manifest, "customers")["config"]["contract"]["enforced"] = False

@@ -35,16 +35,24 @@ def _fact_view_of(model: Model) -> Model | None:
 
 @rule
 def has_primary_key_test(model: Model) -> RuleViolation | None:
-    """A model has a primary key: a column tested unique and not_null, or a unique combination.
-    A fact mart (a view of one model's rows) has the primary key tested on that model."""
+    """A model has a primary key: a column tested unique and not null (not_null_columns), or a
+    unique combination. A fact mart (a view of one model's rows) has the primary key tested on
+    that model."""
     model = _fact_view_of(model) or model
+    not_null = {
+        column
+        for test in model.tests
+        if test.type == "not_null_columns"
+        for column in test.kwargs["columns"]
+    }
     for column in model.columns:
-        types = {test.type for test in column.tests}
-        if {"unique", "not_null"} <= types:
+        if column.name in not_null and "unique" in {test.type for test in column.tests}:
             return None
     if any(test.type == "unique_combination_of_columns" for test in model.tests):
         return None
-    return RuleViolation("No primary key test: unique + not_null or unique_combination_of_columns.")
+    return RuleViolation(
+        "No primary key test: unique + not_null_columns or unique_combination_of_columns."
+    )
 
 
 @rule
