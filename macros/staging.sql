@@ -67,23 +67,49 @@
     ]) }}
 {%- endmacro %}
 
+{#- A full build (a first run, --full-refresh, a table) or a unit test, which has no `this`. -#}
+{% macro is_full_build() -%}
+    {{ return(this is none or not is_incremental()) }}
+{%- endmacro %}
+
 {#-
-    The raw rows with their customer's erasure request, if any (erased_key, erased_customer_id):
-    one lookup per row, which is_erased and erased_or then read.
+    The CTE raw_with_erasures: the raw rows (CTE raw) with their customer's erasure request, if
+    any (erased_key, erased_customer_id), one lookup per row, which is_erased and erased_or then
+    read. In a full build, before it the CTE repeated_keys (the cleaned keys that come more than
+    once, from the raw keys alone), and on each row whether its key is one of them
+    (is_repeated): a column, not a subquery on the cleaned key, so that numbered_copies' filters
+    on it reach the raw rows before they are cleaned (at 10M orders the rows of the few
+    repeated keys were otherwise found by cleaning every row twice).
 -#}
-{% macro with_erasures(raw, customer_id) -%}
-    select
-        {{ raw }}.*,
-        erasures.erased_key,
-        erasures.erased_customer_id
-    from {{ raw }}
-    left join (
+{% macro with_erasures(raw, customer_id, key) -%}
+    {% if is_full_build() %}
+        repeated_keys as (
+            {%- set raw_keys = "(select " ~ clean_id(key) ~ " as " ~ key ~ " from " ~ raw ~ ") as raw_keys" %}
+            {{ repeated_keys(raw_keys, key) }}
+        ),
+    {% endif %}
+
+    raw_with_erasures as {{ not_materialized() }} (
         select
-            customer_id as erased_key,
-            erased_customer_id
-        from {{ ref('stg_erasure_requests') }}
-    ) as erasures
-        on {{ clean_id(raw ~ '.' ~ customer_id) }} = erasures.erased_key
+            {{ raw }}.*,
+            erasures.erased_key,
+            erasures.erased_customer_id
+            {%- if is_full_build() %},
+                repeated_keys.repeated_key is not null as is_repeated
+            {%- endif %}
+        from {{ raw }}
+        left join (
+            select
+                customer_id as erased_key,
+                erased_customer_id
+            from {{ ref('stg_erasure_requests') }}
+        ) as erasures
+            on {{ clean_id(raw ~ '.' ~ customer_id) }} = erasures.erased_key
+        {%- if is_full_build() %}
+            left join repeated_keys
+                on coalesce({{ clean_id(raw ~ '.' ~ key) }}, '') = repeated_keys.repeated_key
+        {%- endif %}
+    )
 {%- endmacro %}
 
 {% macro is_erased() -%}
@@ -108,22 +134,28 @@
 
 {#-
     The rows of a CTE with row_copies' columns: a key's only copy is copy 1 without conflict; the
-    copies of the keys in CTE repeated_keys are numbered by row_copies. The same numbers as
-    row_copies over every row.
+    copies of repeated keys are numbered by row_copies. The same numbers as row_copies over every
+    row. A full build reads the rows' is_repeated (with_erasures); an incremental run the keys of
+    CTE repeated_keys.
 -#}
 {% macro numbered_copies(rows, key, fingerprint, raw_columns) -%}
+    {%- if not is_full_build() -%}
+        {%- set repeated = "coalesce(" ~ key ~ ", '') in (select repeated_keys.repeated_key from repeated_keys)" -%}
+    {%- else -%}
+        {%- set repeated = "is_repeated" -%}
+    {%- endif -%}
     select
         {{ rows }}.*,
         1 as copy_number,
         false as has_conflicting_copies
     from {{ rows }}
-    where coalesce({{ key }}, '') not in (select repeated_keys.repeated_key from repeated_keys)
+    where not {{ repeated }}
     union all
     select
         {{ rows }}.*,
         {{ row_copies(key, fingerprint, raw_columns) }}
     from {{ rows }}
-    where coalesce({{ key }}, '') in (select repeated_keys.repeated_key from repeated_keys)
+    where {{ repeated }}
 {%- endmacro %}
 
 {#-
@@ -133,7 +165,7 @@
     back from the model's own table (stored_columns: the columns of cleaned; kept_raw: see
     kept_raw_columns).
 -#}
-{% macro judged_copies(raw, key, stored_columns, raw_columns, kept_raw) -%}
+{% macro judged_copies(key, stored_columns, raw_columns, kept_raw) -%}
     {% if is_incremental() %}
         stored as (
             {{ stored_rows_to_judge(stored_columns, key, kept_raw) }}
@@ -148,16 +180,13 @@
         {% endif %}
     ),
 
-    -- Full build: the keys delivered more than once, from the raw keys alone; incremental run:
-    -- those among the few rows judged.
-    repeated_keys as (
-        {% if is_incremental() %}
+    {% if is_incremental() %}
+        -- The keys that come more than once among the few rows judged (a full build marks
+        -- them on the raw rows: with_erasures).
+        repeated_keys as (
             {{ repeated_keys('judged', key) }}
-        {% else %}
-            {%- set raw_keys = "(select " ~ clean_id(key) ~ " as " ~ key ~ " from " ~ raw ~ ") as raw_keys" %}
-            {{ repeated_keys(raw_keys, key) }}
-        {% endif %}
-    ),
+        ),
+    {% endif %}
 
     numbered as (
         {{ numbered_copies('judged', key, 'row_fingerprint', raw_columns) }}
@@ -183,7 +212,7 @@
 {%- endmacro %}
 
 {% macro default__not_materialized(in_incremental_runs) -%}
-    {%- if in_incremental_runs or this is none or not is_incremental() %}not materialized{% endif -%}
+    {%- if in_incremental_runs or is_full_build() %}not materialized{% endif -%}
 {%- endmacro %}
 
 {#- Spark knows no such hint (and inlines CTEs). -#}

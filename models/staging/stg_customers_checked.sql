@@ -6,9 +6,9 @@ raw_customers as {{ not_materialized() }} (
     select * from {{ source('raw', 'raw_customers') }}
 ),
 
-raw_with_erasures as {{ not_materialized() }} (
-    {{ with_erasures('raw_customers', 'customer_id') }}
-),
+-- The raw rows with their customer's erasure request (CTE raw_with_erasures; in a full build
+-- after the CTE repeated_keys): macro with_erasures.
+{{ with_erasures('raw_customers', 'customer_id', 'customer_id') }},
 
 cleaned as {{ not_materialized() }} (
     select
@@ -39,13 +39,10 @@ cleaned as {{ not_materialized() }} (
             "coalesce(lower(trim(segment)), '')", "'|'",
             "coalesce(upper(trim(country)), '')", "'|'",
             "coalesce(trim(signup_date), '')",
-        ])) }} as row_fingerprint
+        ])) }} as row_fingerprint,
+        -- Whether the key comes more than once (with_erasures).
+        is_repeated
     from raw_with_erasures
-),
-
-repeated_keys as (
-    {%- set raw_keys = "(select " ~ clean_id('customer_id') ~ " as customer_id from raw_customers) as raw_keys" %}
-    {{ repeated_keys(raw_keys, 'customer_id') }}
 ),
 
 copies as (
@@ -69,5 +66,20 @@ checked as (
     from copies
 )
 
--- noqa: AM04 below: the union of copies (numbered_copies) hides the columns from sqlfluff.
-select checked.* from checked  -- noqa: AM04
+select
+    source_row_key,
+    raw_customer_id,
+    raw_segment,
+    raw_country,
+    raw_signup_date,
+    customer_id,
+    company_name_hash,
+    contact_email_hash,
+    segment,
+    country,
+    signup_date,
+    row_fingerprint,
+    copy_number,
+    has_conflicting_copies,
+    reason
+from checked

@@ -33,9 +33,9 @@ known_customers as (
     select customer_id from {{ ref('stg_customers') }}
 ),
 
-raw_with_erasures as {{ not_materialized() }} (
-    {{ with_erasures('raw_orders', 'customer_id') }}
-),
+-- The raw rows with their customer's erasure request (CTE raw_with_erasures; in a full build
+-- after the CTE repeated_keys): macro with_erasures.
+{{ with_erasures('raw_orders', 'customer_id', 'order_id') }},
 
 cleaned as {{ not_materialized() }} (
     select
@@ -61,13 +61,15 @@ cleaned as {{ not_materialized() }} (
             "coalesce(trim(amount_eur), '')", "'|'",
             "coalesce(trim(cost_eur), '')",
         ])) }} as row_fingerprint,
+        -- Full build: whether the key comes more than once (with_erasures).
+        {% if is_full_build() %}is_repeated,{% endif %}
         _loaded_at
     from raw_with_erasures
 ),
 
 -- The rows judged (with, in an incremental run, the stored copies of their keys), numbered
 -- per key, each with whether its customer exists: CTE copies (macro judged_copies).
-{{ judged_copies('raw_orders', 'order_id', cleaned_columns, [
+{{ judged_copies('order_id', cleaned_columns, [
         'raw_order_id', 'raw_customer_id', 'raw_order_date', 'raw_status', 'raw_amount_eur', 'raw_cost_eur',
     ], kept_raw) }},
 

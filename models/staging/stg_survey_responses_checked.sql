@@ -34,9 +34,9 @@ known_customers as (
     select customer_id from {{ ref('stg_customers') }}
 ),
 
-raw_with_erasures as {{ not_materialized() }} (
-    {{ with_erasures('raw_survey_responses', 'customer_id') }}
-),
+-- The raw rows with their customer's erasure request (CTE raw_with_erasures; in a full build
+-- after the CTE repeated_keys): macro with_erasures.
+{{ with_erasures('raw_survey_responses', 'customer_id', 'response_id') }},
 
 cleaned as {{ not_materialized() }} (
     select
@@ -63,13 +63,15 @@ cleaned as {{ not_materialized() }} (
             "coalesce(lower(trim(channel)), '')", "'|'",
             "case when " ~ is_erased() ~ " then '' else coalesce(trim(comment), '') end",
         ])) }} as row_fingerprint,
+        -- Full build: whether the key comes more than once (with_erasures).
+        {% if is_full_build() %}is_repeated,{% endif %}
         _loaded_at
     from raw_with_erasures
 ),
 
 -- The rows judged (with, in an incremental run, the stored copies of their keys), numbered
 -- per key, each with whether its customer exists: CTE copies (macro judged_copies).
-{{ judged_copies('raw_survey_responses', 'response_id', cleaned_columns, [
+{{ judged_copies('response_id', cleaned_columns, [
         'raw_response_id', 'raw_customer_id', 'raw_responded_at', 'raw_score', 'raw_channel', 'has_comment',
     ], kept_raw) }},
 
