@@ -37,32 +37,31 @@ order_totals as (
     group by customer_id
 ),
 
+-- Each customer's responses, the latest first (ties: response_id), with the category of the
+-- one before it: one window, no second pass over the responses.
 ranked_responses as (
     select
         customer_id,
         responded_at,
         score,
         respondent_category,
-        row_number() over (
-            partition by customer_id order by responded_at desc, response_id desc
-        ) as recency_rank,
+        lead(respondent_category) over latest_first as previous_category,
+        row_number() over latest_first as recency_rank,
         count(*) over (partition by customer_id) as responses
     from responses
+    window latest_first as (partition by customer_id order by responded_at desc, response_id desc)
 ),
 
 latest_responses as (
     select
-        latest_response.customer_id,
-        latest_response.responses,
-        latest_response.responded_at as last_responded_at,
-        latest_response.score as latest_score,
-        latest_response.respondent_category as latest_category,
-        previous_response.respondent_category as previous_category
-    from ranked_responses as latest_response
-    left join ranked_responses as previous_response
-        on latest_response.customer_id = previous_response.customer_id
-        and previous_response.recency_rank = 2
-    where latest_response.recency_rank = 1
+        customer_id,
+        responses,
+        responded_at as last_responded_at,
+        score as latest_score,
+        respondent_category as latest_category,
+        previous_category
+    from ranked_responses
+    where recency_rank = 1
 ),
 
 final as (
