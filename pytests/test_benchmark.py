@@ -2,7 +2,7 @@
 
 On copies of the built demo warehouse: a copy is identical to the original; a changed run
 stamp is ignored; a changed value, a reordered table (same rows) and a missing row are told
-apart correctly. And the models' critical path, on a hand-made run.
+apart correctly. The models' critical path, on a hand-made run. And the settings per size.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from pathlib import Path
 import duckdb
 
 from conftest import warehouse_path
-from nps_warehouse.benchmark import compare_builds, models_critical_path
+from nps_warehouse.benchmark import (
+    LARGE_ORDERS,
+    LARGE_SETTINGS,
+    compare_builds,
+    duckdb_settings,
+    models_critical_path,
+    size_environment,
+)
 
 
 def _copy(tmp_path: Path, name: str) -> Path:
@@ -87,3 +94,15 @@ def test_the_models_critical_path_is_the_longest_chain_of_models(tmp_path: Path)
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"nodes": nodes}))
     assert models_critical_path(results, manifest) == (8.0, ["model.p.a", "model.p.b", "model.p.d"])
+
+
+def test_large_sizes_run_with_the_large_settings_unless_the_caller_set_them() -> None:
+    plain = {"DBT_PROFILES_DIR": str(Path(__file__).resolve().parents[1] / "profiles")}
+    small = duckdb_settings(size_environment(LARGE_ORDERS - 1, plain))
+    assert small == duckdb_settings(plain)  # the profile's defaults
+    large = duckdb_settings(size_environment(LARGE_ORDERS, plain))
+    assert large["memory_limit"] == LARGE_SETTINGS["DUCKDB_MEMORY_LIMIT"]
+    assert large["dbt threads"] == LARGE_SETTINGS["DBT_THREADS"]
+    assert large["memory_limit"] != small["memory_limit"]
+    chosen = {**plain, "DUCKDB_MEMORY_LIMIT": "18GB"}
+    assert duckdb_settings(size_environment(LARGE_ORDERS, chosen))["memory_limit"] == "18GB"

@@ -15,8 +15,11 @@ RSS from wait4):
 - one day: the generator's next day after the data, delivered to an incremental refresh
   (every gate included).
 
-It prints one table with the ratios measured in the same run, where the time goes at the
-largest size, and writes the figures as JSON. Run it on an otherwise idle machine:
+From 50M orders on it runs with DUCKDB_MEMORY_LIMIT=14GB and DBT_THREADS=1 (LARGE_SETTINGS)
+unless the environment sets them: the profile's defaults fill the disk there. Each size's line
+names the settings it ran with. It prints one table with the ratios measured in the same run,
+where the time goes at the largest size, and writes the figures as JSON. Run it on an
+otherwise idle machine:
 
     nps-warehouse benchmark --sizes 1000000 10000000 100000000 --work /tmp/nps-bench
 
@@ -50,21 +53,35 @@ RESPONSES_PER_ORDER = 1934 / 7602
 GIB = 1024**3
 # Columns that stamp the dbt run that computed a row: the only ones two builds may differ in.
 RUN_STAMPS = ("checked_at", "computed_at")
+# From this size on, the profile's defaults (memory_limit 2GB, two dbt threads) let the two
+# largest models spill more than 50 GB to DuckDB's temp folder, which filled the disk at 100M;
+# these settings ran it (docs/benchmarks.md, "Settings at 100M"). The caller's environment wins.
+LARGE_ORDERS = 50_000_000
+LARGE_SETTINGS = {"DUCKDB_MEMORY_LIMIT": "14GB", "DBT_THREADS": "1"}
 
 
-def duckdb_settings() -> dict[str, str]:
-    """The DuckDB settings dbt uses, rendered from the profile's dev target as dbt renders
-    them (env_var with the profile's defaults; printed with the results)."""
+def duckdb_settings(env: dict[str, str]) -> dict[str, str]:
+    """The settings dbt uses with this environment, rendered from the profile's dev target as
+    dbt renders them (env_var with the profile's defaults; printed with each size)."""
     import jinja2
     import yaml
 
-    profiles = Path(os.environ.get("DBT_PROFILES_DIR", REPO / "profiles")) / "profiles.yml"
-    settings = yaml.safe_load(profiles.read_text())["nps_warehouse"]["outputs"]["dev"]["settings"]
-    render = jinja2.Environment().from_string
-    return {
-        name: render(str(settings[name])).render(env_var=os.environ.get)
-        for name in ("threads", "memory_limit", "preserve_insertion_order")
+    profiles = Path(env.get("DBT_PROFILES_DIR", REPO / "profiles")) / "profiles.yml"
+    dev = yaml.safe_load(profiles.read_text())["nps_warehouse"]["outputs"]["dev"]
+    settings = {
+        "dbt threads": dev["threads"],
+        "DuckDB threads": dev["settings"]["threads"],
+        "memory_limit": dev["settings"]["memory_limit"],
     }
+    jinja = jinja2.Environment()
+    jinja.filters["as_number"] = str
+    render = jinja.from_string
+    return {name: render(str(value)).render(env_var=env.get) for name, value in settings.items()}
+
+
+def size_environment(orders: int, env: dict[str, str]) -> dict[str, str]:
+    """The environment of one size's runs: LARGE_SETTINGS from LARGE_ORDERS on, unless set."""
+    return {**(LARGE_SETTINGS if orders >= LARGE_ORDERS else {}), **env}
 
 
 @dataclass
@@ -255,12 +272,16 @@ def bench_size(
     for path in (raw, delivery, logs, warehouse):
         path.mkdir(parents=True)
     env = {
-        **env,
+        **size_environment(orders, env),
         "BENCH_LOG_DIR": str(logs),
         "POSTGRES_DB": "nps_bench",
         "SPARK_DIR": str(folder / "spark"),
     }
-    print(f"{orders:,} orders ({customers:,} customers, {responses:,} responses)", flush=True)
+    settings = ", ".join(f"{name} {value}" for name, value in duckdb_settings(env).items())
+    print(
+        f"{orders:,} orders ({customers:,} customers, {responses:,} responses); {settings}",
+        flush=True,
+    )
     generate = _measure(
         _cli(
             "generate",
@@ -488,7 +509,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         nargs="+",
         default=[1_000_000, 10_000_000, 100_000_000],
-        help="order counts (1000000 10000000 100000000)",
+        help="order counts (1000000 10000000 100000000); from 50000000 on with "
+        "DUCKDB_MEMORY_LIMIT=14GB DBT_THREADS=1 unless the environment sets them",
     )
     parser.add_argument(
         "--work",
@@ -540,8 +562,7 @@ def run(args: argparse.Namespace) -> int:
         bench_size(orders, args.work, env, args.engines, args.second_build) for orders in args.sizes
     ]
     print()
-    settings = ", ".join(f"{name} {value}" for name, value in duckdb_settings().items())
-    print(f"machine: {os.cpu_count()} cores, {platform.platform()}; DuckDB {settings}")
+    print(f"machine: {os.cpu_count()} cores, {platform.platform()}")
     print(table(results))
     largest = results[-1]
     print(f"where the time goes at {largest.orders:,} orders:")
