@@ -1,8 +1,9 @@
-"""Shared fixtures: the warehouse that `dbt build` wrote, opened read-only."""
+"""Shared fixtures: the warehouse that `dbt build` wrote, opened read-only; dbt on a copy of it."""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,19 @@ if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
 def warehouse_path() -> Path:
     path = Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb"))
     return path if path.is_absolute() else REPO / path
+
+
+def run_dbt(warehouse: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real dbt of this environment, run from the repository on the DuckDB file
+    `warehouse` (a test's copy of the built warehouse, or a scratch file)."""
+    env = {**os.environ, "DUCKDB_PATH": str(warehouse), "DBT_PROFILES_DIR": str(REPO / "profiles")}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -10,20 +10,14 @@ batch was taken in: pytests/test_refresh.py.)
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from conftest import warehouse_path
-
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from conftest import run_dbt, warehouse_path
 
 
 def _freshness(tmp_path: Path, ages: dict[str, timedelta]) -> tuple[int, dict[str, str]]:
@@ -35,15 +29,8 @@ def _freshness(tmp_path: Path, ages: dict[str, timedelta]) -> tuple[int, dict[st
     with duckdb.connect(str(copy)) as connection:
         for table, age in ages.items():
             connection.execute(f"update raw.{table} set _loaded_at = ?", [now - age])
-    env = {**os.environ, "DUCKDB_PATH": str(copy), "DBT_PROFILES_DIR": str(REPO / "profiles")}
     target = tmp_path / "target"
-    completed = subprocess.run(
-        [str(BIN / "dbt"), "source", "freshness", "--target-path", str(target)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    completed = run_dbt(copy, "source", "freshness", "--target-path", str(target))
     results = json.loads((target / "sources.json").read_text())["results"]
     return completed.returncode, {r["unique_id"].split(".")[-1]: r["status"] for r in results}
 

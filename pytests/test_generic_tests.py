@@ -8,18 +8,13 @@ its column.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 
-from conftest import warehouse_path
+from conftest import run_dbt, warehouse_path
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 MART = "marts.nps_by_segment_period"
 
 
@@ -47,21 +42,14 @@ def test_ranges_and_required_columns_fail_on_exactly_the_broken_rows(tmp_path: P
             "where period_grain = ? and period_start = ? and segment = ?",
             list(keys[3]),
         )
-    env = {**os.environ, "DUCKDB_PATH": str(copy), "DBT_PROFILES_DIR": str(REPO / "profiles")}
-    completed = subprocess.run(
-        [
-            str(BIN / "dbt"),
-            "test",
-            "--select",
-            "nps_by_segment_period_ranges nps_by_segment_period_not_null",
-            "--store-failures",
-            "--target-path",
-            str(tmp_path / "target"),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
+    completed = run_dbt(
+        copy,
+        "test",
+        "--select",
+        "nps_by_segment_period_ranges nps_by_segment_period_not_null",
+        "--store-failures",
+        "--target-path",
+        str(tmp_path / "target"),
     )
     assert completed.returncode == 1, completed.stdout[-3000:]
     with duckdb.connect(str(copy), read_only=True) as connection:

@@ -9,10 +9,7 @@ Hardie 2013), the log-likelihood within 0.1.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -21,20 +18,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, warehouse_path
+from conftest import REPO, run_dbt, warehouse_path
 from nps_warehouse import predictive_clv
 
-BIN = Path(sys.executable).parent
 CDNOW = REPO / "pytests" / "data" / "cdnow" / "CDNOW_sample.txt"
 CALIBRATION_END = date(1997, 9, 30)
 HOLDOUT_END = date(1998, 6, 30)
 PUBLISHED_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 PUBLISHED_LOG_LIKELIHOOD = -9582.4
 PUBLISHED_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "gamma": 15.44}
-
-
-def _dbt_env(warehouse: Path) -> dict[str, str]:
-    return {**os.environ, "DUCKDB_PATH": str(warehouse), "DBT_PROFILES_DIR": str(REPO / "profiles")}
 
 
 @pytest.fixture(scope="module")
@@ -51,22 +43,16 @@ def cdnow(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     raw["purchase_date"] = pd.to_datetime(raw["purchase_date"], format="%Y%m%d").dt.date
     scratch = tmp_path_factory.mktemp("cdnow")
-    compiled = subprocess.run(
-        [
-            str(BIN / "dbt"),
-            "compile",
-            "--quiet",
-            "--target-path",
-            str(scratch / "target"),
-            "--inline",
-            "{{ purchase_summary('cdnow_purchases', \"date '"
-            + CALIBRATION_END.isoformat()
-            + "'\", 'week') }}",
-        ],
-        cwd=REPO,
-        env=_dbt_env(scratch / "unused.duckdb"),
-        capture_output=True,
-        text=True,
+    compiled = run_dbt(
+        scratch / "unused.duckdb",
+        "compile",
+        "--quiet",
+        "--target-path",
+        str(scratch / "target"),
+        "--inline",
+        "{{ purchase_summary('cdnow_purchases', \"date '"
+        + CALIBRATION_END.isoformat()
+        + "'\", 'week') }}",
     )
     assert compiled.returncode == 0, compiled.stdout[-2000:] + compiled.stderr[-2000:]
     connection = duckdb.connect()
@@ -210,23 +196,17 @@ def test_the_warehouse_with_too_little_data_builds_null_predictions(tmp_path: Pa
     prediction null (the convergence check only warns)."""
     copy = tmp_path / "warehouse.duckdb"
     shutil.copyfile(warehouse_path(), copy)
-    completed = subprocess.run(
-        [
-            str(BIN / "dbt"),
-            "build",
-            "--select",
-            "int_customer_purchases_summarised+",
-            "--vars",
-            "{clv_calibration_end: '2024-02-15'}",
-            "--target-path",
-            str(tmp_path / "target"),
-            "--log-path",
-            str(tmp_path / "logs"),
-        ],
-        cwd=REPO,
-        env=_dbt_env(copy),
-        capture_output=True,
-        text=True,
+    completed = run_dbt(
+        copy,
+        "build",
+        "--select",
+        "int_customer_purchases_summarised+",
+        "--vars",
+        "{clv_calibration_end: '2024-02-15'}",
+        "--target-path",
+        str(tmp_path / "target"),
+        "--log-path",
+        str(tmp_path / "logs"),
     )
     assert completed.returncode == 0, completed.stdout[-3000:]
     with duckdb.connect(str(copy), read_only=True) as connection:
