@@ -25,11 +25,12 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from nps_warehouse.contract import RAW_COLUMNS, raw_table_ddl
-from nps_warehouse.rawfiles import RawFile, file_reader, refuse_unreadable_lines
+from nps_warehouse.rawfiles import RawFile, read_as_text
 
 REL_TOL = 1e-9
 SCHEMA = "marts"
@@ -50,28 +51,16 @@ class Table:
     floats: set[str] = field(default_factory=set)  # floating-point columns (DuckDB's types)
 
 
-Reader = Callable[[str], Table]
+def _table(cursor: Any) -> Table:
+    """A query's result (a DuckDB connection or a DB-API cursor after execute); its floating
+    point columns are found by DuckDB's type names (other drivers' types match none)."""
+    floats = {d[0] for d in cursor.description if str(d[1]) in FLOAT_TYPES}
+    return Table([d[0] for d in cursor.description], cursor.fetchall(), floats)
 
 
-def duckdb_marts(warehouse: Path) -> list[str]:
-    """The marts dbt built on DuckDB: the tables of schema marts."""
+def read_duckdb(warehouse: Path, table: str) -> Table:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        rows = connection.execute(
-            "select table_name from information_schema.tables "
-            "where table_schema = ? order by table_name",
-            [SCHEMA],
-        ).fetchall()
-    return [name for (name,) in rows]
-
-
-def read_duckdb(warehouse: Path) -> Reader:
-    def read(table: str) -> Table:
-        with duckdb.connect(str(warehouse), read_only=True) as connection:
-            cursor = connection.execute(f'select * from "{SCHEMA}"."{table}"')
-            floats = {d[0] for d in cursor.description if str(d[1]) in FLOAT_TYPES}
-            return Table([d[0] for d in cursor.description], cursor.fetchall(), floats)
-
-    return read
+        return _table(connection.execute(f'select * from "{SCHEMA}"."{table}"'))
 
 
 def postgres_connection():
@@ -93,51 +82,49 @@ def spark_dir() -> Path:
     return Path(os.environ.get("SPARK_DIR", "warehouse/spark"))
 
 
-def read_postgres() -> Reader:
+def read_postgres(table: str) -> Table:
     """Reads from the `postgres` target's database."""
-
-    def read(table: str) -> Table:
-        connection = postgres_connection()
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(f'select * from "{SCHEMA}"."{table}"')
-                return Table([d[0] for d in cursor.description], cursor.fetchall())
-        finally:
-            connection.close()
-
-    return read
+    connection = postgres_connection()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f'select * from "{SCHEMA}"."{table}"')
+            return _table(cursor)
+    finally:
+        connection.close()
 
 
-def read_spark() -> Reader:
+def read_spark(table: str) -> Table:
     """Reads the Parquet files the `spark` target wrote (SPARK_DIR/warehouse/<schema>.db/<table>),
     with DuckDB: no second Spark session needed."""
-    warehouse = spark_dir() / "warehouse"
-
-    def read(table: str) -> Table:
-        folder = warehouse / f"{SCHEMA}.db" / table
-        if not folder.is_dir():
-            raise FileNotFoundError(f"no Spark table folder {folder}")
-        with duckdb.connect() as connection:
-            cursor = connection.execute("select * from read_parquet(?)", [f"{folder}/*.parquet"])
-            return Table([d[0] for d in cursor.description], cursor.fetchall())
-
-    return read
-
-
-def as_text_file(raw: RawFile, out: Path) -> int:
-    """Write a raw file's rows, every column as text in the table's column order, to out (CSV
-    with a header, or Parquet, by out's suffix); the number of rows."""
-    columns = ", ".join(RAW_COLUMNS[raw.table])
-    options = "format parquet" if out.suffix == ".parquet" else "format csv, header"
+    folder = spark_dir() / "warehouse" / f"{SCHEMA}.db" / table
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no Spark table folder {folder}")
     with duckdb.connect() as connection:
-        connection.execute(
-            f"copy (select {columns} from {file_reader(raw)}) to '{out}' ({options})",
-            [str(raw.path)],
-        )
-        if raw.path.suffix.lower() == ".csv":
-            refuse_unreadable_lines(connection, raw)
-        kind = "parquet" if out.suffix == ".parquet" else "csv"
-        return connection.execute(f"select count(*) from read_{kind}(?)", [str(out)]).fetchone()[0]
+        return _table(connection.execute("select * from read_parquet(?)", [f"{folder}/*.parquet"]))
+
+
+def _load_each(
+    files: list[RawFile],
+    folder: Path,
+    kind: str,
+    load: Callable[[RawFile, Path], None],
+    done: str,
+    say: Callable[[str], None],
+) -> dict[str, int]:
+    """Write each file's rows, every column as text in the table's column order, into folder
+    as a file of kind csv (with a header) or parquet, hand it to load, and say so ("<rows> rows
+    <done> raw.<table>"); rows per table."""
+    options = "format csv, header" if kind == "csv" else "format parquet"
+    loaded: dict[str, int] = {}
+    with duckdb.connect() as connection:
+        for number, raw in enumerate(files, start=1):
+            text = folder / f"{number:04d}_{raw.path.stem}.{kind}"
+            rows = read_as_text(connection, raw, "delivered")
+            connection.execute(f"copy delivered to '{text}' ({options})")
+            load(raw, text)
+            loaded[raw.table] = loaded.get(raw.table, 0) + rows
+            say(f"[{number}/{len(files)}] {raw.path.name}: {rows:,} rows {done} raw.{raw.table}")
+    return loaded
 
 
 def load_postgres(files: list[RawFile], replace: bool, say=print) -> dict[str, int]:
@@ -145,8 +132,6 @@ def load_postgres(files: list[RawFile], replace: bool, say=print) -> dict[str, i
     transaction. Every raw table is created with text columns when missing, and _loaded_at,
     which defaults to the load time; with replace, the tables the files feed are emptied
     first. Rows loaded per table."""
-    loaded: dict[str, int] = {}
-    tables = sorted({raw.table for raw in files})
     connection = postgres_connection()
     try:
         with connection, connection.cursor() as cursor, tempfile.TemporaryDirectory() as scratch:
@@ -155,24 +140,22 @@ def load_postgres(files: list[RawFile], replace: bool, say=print) -> dict[str, i
                 "varchar", "timestamp with time zone default current_timestamp"
             ):
                 cursor.execute(statement)
-            for table in tables:
-                if replace:
+            if replace:
+                for table in sorted({raw.table for raw in files}):
                     cursor.execute(f"truncate raw.{table}")
                     say(f"emptied raw.{table}")
-            for number, raw in enumerate(files, start=1):
-                text = Path(scratch) / f"{raw.path.stem}.csv"
-                rows = as_text_file(raw, text)
+
+            def copy(raw: RawFile, text: Path) -> None:
                 with text.open() as handle:
                     cursor.copy_expert(
                         f"copy raw.{raw.table} ({', '.join(RAW_COLUMNS[raw.table])}) "
                         "from stdin with (format csv, header true)",
                         handle,
                     )
-                loaded[raw.table] = loaded.get(raw.table, 0) + rows
-                say(f"[{number}/{len(files)}] {raw.path.name}: {rows:,} rows into raw.{raw.table}")
+
+            return _load_each(files, Path(scratch), "csv", copy, "into", say)
     finally:
         connection.close()
-    return loaded
 
 
 def load_spark(files: list[RawFile], replace: bool, say=print) -> dict[str, int]:
@@ -182,14 +165,15 @@ def load_spark(files: list[RawFile], replace: bool, say=print) -> dict[str, int]
     incoming = (spark_dir() / "incoming").resolve()
     shutil.rmtree(incoming, ignore_errors=True)
     incoming.mkdir(parents=True)
-    loaded: dict[str, int] = {}
-    entries = []
-    for number, raw in enumerate(files, start=1):
-        text = incoming / f"{number:04d}_{raw.path.stem}.parquet"
-        rows = as_text_file(raw, text)
-        loaded[raw.table] = loaded.get(raw.table, 0) + rows
-        entries.append({"table": raw.table, "path": str(text)})
-        say(f"[{number}/{len(files)}] {raw.path.name}: {rows:,} rows prepared for raw.{raw.table}")
+    entries: list[dict[str, str]] = []
+    loaded = _load_each(
+        files,
+        incoming,
+        "parquet",
+        lambda raw, text: entries.append({"table": raw.table, "path": str(text)}),
+        "prepared for",
+        say,
+    )
     tables = {table: list(columns) for table, columns in RAW_COLUMNS.items()}
     ddl = raw_table_ddl("string", "timestamp", " using parquet")
     arguments = json.dumps({"tables": tables, "ddl": ddl, "files": entries, "replace": replace})
@@ -268,20 +252,25 @@ def compare(table: str, expected: Table, actual: Table, limit: int = 5) -> list[
     return problems
 
 
-READERS: dict[str, Callable[[], Reader]] = {"postgres": read_postgres, "spark": read_spark}
+READERS: dict[str, Callable[[str], Table]] = {"postgres": read_postgres, "spark": read_spark}
 
 
 def compare_engines(warehouse: Path, engines: list[str]) -> int:
-    duck = read_duckdb(warehouse)
-    marts = [mart for mart in duckdb_marts(warehouse) if mart not in DUCKDB_ONLY_MARTS]
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        built = connection.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = ? order by table_name",
+            [SCHEMA],
+        ).fetchall()
+    marts = [mart for (mart,) in built if mart not in DUCKDB_ONLY_MARTS]
     if not marts:
         print(f"error: no tables in schema {SCHEMA} of {warehouse}; run `dbt build` first.")
         return 2
     failed = False
     for engine in engines:
-        read = READERS[engine]()
+        read = READERS[engine]
         for table in marts:
-            expected = duck(table)
+            expected = read_duckdb(warehouse, table)
             try:
                 actual = read(table)
             except Exception as error:  # any driver's "no such table", with its message

@@ -163,33 +163,36 @@ def check_delivery(folder: Path) -> list[RawFile]:
     return files
 
 
-def file_reader(raw: RawFile) -> str:
-    """The table function that reads a raw file, every column as text (one parameter: the
-    path). CSV lines that cannot be read are skipped into the rejects table `csv_rejects`."""
-    if raw.path.suffix.lower() == ".parquet":
-        columns = ", ".join(
-            f"cast({column} as varchar) as {column}" for column in RAW_COLUMNS[raw.table]
-        )
-        return f"(select {columns} from read_parquet(?))"
-    header, _ = _csv_header(raw.path)
-    columns = ", ".join(f"'{column}': 'varchar'" for column in header)
-    return (
-        "read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', "
-        f"auto_detect = false, columns = {{{columns}}}, strict_mode = true, "
-        "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')"
+def read_as_text(connection: duckdb.DuckDBPyConnection, raw: RawFile, name: str) -> int:
+    """Read a checked raw file into the temporary table `name`, every column as text in the
+    table's column order; the number of rows. A CSV line that cannot be read (DuckDB skips it
+    into its rejects table) refuses the file."""
+    columns = ", ".join(
+        f"cast({column} as varchar) as {column}" for column in RAW_COLUMNS[raw.table]
     )
-
-
-def refuse_unreadable_lines(connection: duckdb.DuckDBPyConnection, raw: RawFile) -> None:
-    rejected = connection.execute(
-        "select line, error_type from csv_rejects order by line limit 1"
+    csv_file = raw.path.suffix.lower() == ".csv"
+    if csv_file:
+        header, _ = _csv_header(raw.path)
+        types = ", ".join(f"'{column}': 'varchar'" for column in header)
+        reader = (
+            "read_csv(?, header = true, delim = ',', quote = '\"', escape = '\"', "
+            f"auto_detect = false, columns = {{{types}}}, strict_mode = true, "
+            "store_rejects = true, rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')"
+        )
+    else:
+        reader = "read_parquet(?)"
+    (rows,) = connection.execute(
+        f"create or replace temporary table {name} as select {columns} from {reader}",
+        [str(raw.path)],
     ).fetchone()
+    rejects = "select line, error_type, count(*) over () from csv_rejects order by line limit 1"
+    rejected = connection.execute(rejects).fetchone() if csv_file else None
     if rejected:
-        (count,) = connection.execute("select count(*) from csv_rejects").fetchone()
-        line, kind = rejected
+        line, kind, count = rejected
         fix = CSV_LINE_FIXES.get(kind, f"it cannot be read ({kind.lower()})")
         more = f" ({count - 1} more such line{'s' * (count > 2)})" if count > 1 else ""
         raise RawFileError(f"{raw.path} line {line}: {fix}{more}")
+    return rows
 
 
 @dataclass
@@ -217,11 +220,9 @@ def fingerprint(files: list[RawFile]) -> list[dict[str, str]]:
     """What identifies a delivery: each file's name and the SHA-256 of its bytes."""
     sources = []
     for raw in files:
-        digest = hashlib.sha256()
         with raw.path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        sources.append({"name": raw.path.name, "sha256": digest.hexdigest()})
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        sources.append({"name": raw.path.name, "sha256": digest})
     return sources
 
 
@@ -236,9 +237,6 @@ class RawStore:
 
     def batch_file(self, table: str, batch_id: str) -> Path:
         return self.table_folder(table) / f"{batch_id}.parquet"
-
-    def _mark(self, batch_id: str) -> Path:
-        return self.root / BATCHES / f"{batch_id}.json"
 
     def init(self) -> None:
         """Create the folders and each table's schema file, if missing."""
@@ -293,17 +291,10 @@ class RawStore:
                     continue
                 target = self.batch_file(table, batch_id)
                 scratch = target.with_suffix(".parquet.tmp")
-                columns = ", ".join(RAW_COLUMNS[table])
-                rows = 0
-                for number, raw in enumerate(parts):
-                    connection.execute(
-                        f"create or replace temporary table part_{number} as "
-                        f"select {columns} from {file_reader(raw)}",
-                        [str(raw.path)],
-                    )
-                    if raw.path.suffix.lower() == ".csv":
-                        refuse_unreadable_lines(connection, raw)
-                    rows += connection.execute(f"select count(*) from part_{number}").fetchone()[0]
+                rows = sum(
+                    read_as_text(connection, raw, f"part_{number}")
+                    for number, raw in enumerate(parts)
+                )
                 union = " union all ".join(f"select * from part_{n}" for n in range(len(parts)))
                 connection.execute(
                     f"copy (select *, cast(? as timestamp with time zone) as {LOADED_AT}, "
@@ -320,7 +311,7 @@ class RawStore:
         erasure requests first notes that files need scrubbing (`scrub_pending`)."""
         if batch.rows.get(ERASURES):
             (self.root / SCRUB_PENDING).touch()
-        mark = self._mark(batch.batch_id)
+        mark = self.root / BATCHES / f"{batch.batch_id}.json"
         scratch = mark.with_suffix(".json.tmp")
         scratch.write_text(batch.to_json())
         with scratch.open() as handle:
