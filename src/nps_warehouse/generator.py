@@ -152,9 +152,15 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 CHANNELS: tuple[str, ...] = ("email", "web", "phone", "in_app")
 DIRTY_RATE = 0.001  # dirty source rows per row, beyond one per kind
+# Each table's id prefix and least digits of its clean ids (wider when there are more rows).
+_IDS: dict[str, tuple[str, int]] = {
+    CUSTOMERS: ("CUST-", 5),
+    ORDERS: ("ORD-", 7),
+    RESPONSES: ("RSP-", 6),
+}
 
 # Every dirty kind per table: its expected fate and how it changes the written text, as SQL
-# templates per column ({c}: the clean value, {w}: the digits of a customer id).
+# templates per column ({c}: the clean value, {unknown}: the id of no customer, all nines).
 _DIRTY: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
     CUSTOMERS: {
         "whitespace_case_variant": (
@@ -178,7 +184,7 @@ _DIRTY: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
         "customer_id_variant": ("staged", {"customer_id": "' ' || lower({c})"}),
         "exact_duplicate": ("duplicate order_id (identical row)", {}),
         "conflicting_duplicate": ("conflicting duplicate order_id", {}),
-        "unknown_customer": ("unknown customer_id", {"customer_id": "'CUST-' || repeat('9', {w})"}),
+        "unknown_customer": ("unknown customer_id", {"customer_id": "{unknown}"}),
         "negative_amount": ("negative amount_eur", {"amount_eur": "'-' || {c}"}),
         "invalid_amount": ("invalid amount_eur", {"amount_eur": "'n/a'"}),
         "future_order_date": ("order_date in the future", {"order_date": "'2031-06-01'"}),
@@ -198,7 +204,7 @@ _DIRTY: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
         "score_not_whole": ("score is not a whole number", {"score": "'7.5'"}),
         "exact_duplicate": ("duplicate response_id (identical row)", {}),
         "conflicting_duplicate": ("conflicting duplicate response_id", {}),
-        "unknown_customer": ("unknown customer_id", {"customer_id": "'CUST-' || repeat('9', {w})"}),
+        "unknown_customer": ("unknown customer_id", {"customer_id": "{unknown}"}),
         "future_responded_at": (
             "responded_at in the future",
             {"responded_at": "'2031-03-01 10:00:00'"},
@@ -382,11 +388,6 @@ if len(set(_STEM_SLUGS)) != len(_STEMS) or len(set(_INDUSTRY_SLUGS)) != len(_IND
 # --------------------------------------------------------------------------------------------
 # Days, months, ids
 # --------------------------------------------------------------------------------------------
-
-
-def _day(d: date) -> int:
-    """Days since 1970-01-01."""
-    return (d - date(1970, 1, 1)).days
 
 
 def _month(days: np.ndarray | int) -> np.ndarray:
@@ -687,8 +688,9 @@ def _list(values: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(_lit(v) for v in values) + "]"
 
 
-def _id_sql(prefix: str, width: int) -> str:
+def _id_sql(table: str, width: int) -> str:
     """Clean ids (id > 0) zero-padded to ``width``, dirty ids (id < 0) in the 9xxx range."""
+    prefix, _ = _IDS[table]
     return (
         f"CASE WHEN id > 0 THEN printf('{prefix}%0{width}d', id) "
         f"ELSE printf('{prefix}%d', {9 * 10 ** (width - 1)} - id) END"
@@ -706,10 +708,10 @@ def _email_sql(first: str, last: str, num: str) -> str:
 
 def _clean_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
     """Each column's text of a clean row, from the codes."""
-    customer = f"printf('CUST-%0{widths[CUSTOMERS]}d', cust)"
+    customer = f"printf('{_IDS[CUSTOMERS][0]}%0{widths[CUSTOMERS]}d', cust)"
     if table == CUSTOMERS:
         return {
-            "customer_id": _id_sql("CUST-", widths[CUSTOMERS]),
+            "customer_id": _id_sql(CUSTOMERS, widths[CUSTOMERS]),
             "company_name": f"{_list(_STEMS)}[stem + 1] || ' ' || {_list(_INDUSTRIES)}[ind + 1] "
             f"|| CASE WHEN num > 0 THEN ' ' || num ELSE '' END "
             f"|| ' ' || {_list(_LEGAL_VOCAB)}[legal + 1]",
@@ -720,7 +722,7 @@ def _clean_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
         }
     if table == ORDERS:
         return {
-            "order_id": _id_sql("ORD-", widths[ORDERS]),
+            "order_id": _id_sql(ORDERS, widths[ORDERS]),
             "customer_id": customer,
             "order_date": "strftime(DATE '1970-01-01' + CAST(day AS INTEGER), '%Y-%m-%d')",
             "status": f"{_list(STATUSES)}[status + 1]",
@@ -737,7 +739,7 @@ def _clean_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
     )
     mail = f"{_lit(_PII_EMAIL_TEXT)} || {_email_sql('nf', 'nl', '0')}"
     return {
-        "response_id": _id_sql("RSP-", widths[RESPONSES]),
+        "response_id": _id_sql(RESPONSES, widths[RESPONSES]),
         "customer_id": customer,
         "responded_at": "strftime(make_timestamp(t * 1000000), '%Y-%m-%d %H:%M:%S')",
         "score": "CAST(score AS VARCHAR)",
@@ -748,10 +750,11 @@ def _clean_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
 
 def _columns_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
     """Each column's text, dirty kinds included."""
+    unknown = _lit(_IDS[CUSTOMERS][0] + "9" * widths[CUSTOMERS])
     columns = {}
     for column, clean in _clean_sql(table, widths).items():
         whens = [
-            f"WHEN {code} THEN " + changes[column].format(c=clean, w=widths[CUSTOMERS])
+            f"WHEN {code} THEN " + changes[column].format(c=clean, unknown=unknown)
             for code, (_, changes) in enumerate(_DIRTY[table].values(), start=1)
             if column in changes
         ]
@@ -777,34 +780,17 @@ def _write(
     return rows
 
 
-def _listing(con: duckdb.DuckDBPyConnection, widths: dict[str, int]) -> list[DirtyRow]:
-    listing = []
-    for table, kinds in DIRTY_KINDS.items():
-        names = list(kinds)
-        id_sql = _columns_sql(table, widths)[TABLE_COLUMNS[table][0]]
-        for row_id, code in con.execute(
-            f"SELECT {id_sql}, dirty FROM {table} WHERE dirty > 0"
-        ).fetchall():
-            listing.append(DirtyRow(table, row_id, names[code - 1], kinds[names[code - 1]]))
-    return listing
-
-
 # --------------------------------------------------------------------------------------------
 # Generate
 # --------------------------------------------------------------------------------------------
 
 
-def _check(config: GeneratorConfig, fmt: str) -> None:
+def _check(fmt: str, **counts: int | None) -> None:
+    """Refuse a format other than csv and parquet, and counts below 1 (None: not given)."""
     if fmt not in ("csv", "parquet"):
         raise ValueError("format must be csv or parquet")
-    if config.customers < 1:
-        raise ValueError("customers must be >= 1")
-    if config.start_date > config.end_date:
-        raise ValueError("start_date must not be after end_date")
-    if config.include_dirty and config.customers < _MIN_DIRTY_CUSTOMERS:
-        raise ValueError(f"include_dirty needs at least {_MIN_DIRTY_CUSTOMERS} customers")
-    for name, target in (("orders", config.orders), ("responses", config.responses)):
-        if target is not None and target < 1:
+    for name, count in counts.items():
+        if count is not None and count < 1:
             raise ValueError(f"{name} must be >= 1")
 
 
@@ -813,12 +799,16 @@ def generate(
 ) -> Generated:
     """Write raw_customers, raw_orders and raw_survey_responses as ``<table>.<fmt>`` into
     ``out_dir`` (deterministic for a given config)."""
-    _check(config, fmt)
+    _check(fmt, customers=config.customers, orders=config.orders, responses=config.responses)
+    if config.start_date > config.end_date:
+        raise ValueError("start_date must not be after end_date")
+    if config.include_dirty and config.customers < _MIN_DIRTY_CUSTOMERS:
+        raise ValueError(f"include_dirty needs at least {_MIN_DIRTY_CUSTOMERS} customers")
     started = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n = config.customers
-    start, end = _day(config.start_date), _day(config.end_date)
+    start, end = ((d - date(1970, 1, 1)).days for d in (config.start_date, config.end_date))
     customers_rng, rng, churn = _streams(config.seed)
     codes = _customer_codes(n, start, end, customers_rng)
     segment = codes["segment"]
@@ -863,13 +853,18 @@ def generate(
         _insert(con, CUSTOMERS, numbering[CUSTOMERS](codes))
         _simulate(con, pop, rng, churn, span, numbering, log)
         widths = {
-            CUSTOMERS: _id_width(n, 5),
-            ORDERS: _id_width(numbering[ORDERS].clean, 7),
-            RESPONSES: _id_width(numbering[RESPONSES].clean, 6),
+            table: _id_width(numbering[table].clean, least) for table, (_, least) in _IDS.items()
         }
         paths = {table: out / f"{table}.{fmt}" for table in TABLE_COLUMNS}
         rows = {table: _write(con, table, widths, path, log) for table, path in paths.items()}
-        dirty = _listing(con, widths)
+        dirty = [
+            DirtyRow(table, row_id, *list(kinds.items())[code - 1])
+            for table, kinds in DIRTY_KINDS.items()
+            for row_id, code in con.execute(
+                f"SELECT {_columns_sql(table, widths)[TABLE_COLUMNS[table][0]]}, dirty "
+                f"FROM {table} WHERE dirty > 0"
+            ).fetchall()
+        ]
     summary = ", ".join(f"{table} {count:,}" for table, count in rows.items())
     log(
         f"done in {time.perf_counter() - started:.1f} s: {summary} rows, "
@@ -905,7 +900,7 @@ def _clean_rows(out: Path, table: str) -> str:
     """The rows of ``table`` with a clean id (below the dirty range) and a valid date, with
     ``number`` (the id's number), ``width`` (its digits), ``day`` and ``cust``."""
     key, _, when = TABLE_COLUMNS[table][:3]
-    prefix = {ORDERS: "ORD-", RESPONSES: "RSP-"}[table]
+    prefix, _ = _IDS[table]
     return f"""(
         SELECT * FROM (
             SELECT
@@ -928,12 +923,13 @@ def _history(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[_Population, di
         width, number, day = con.execute(
             f"SELECT max(width), max(number), max(day) FROM {_clean_rows(out, table)}"
         ).fetchone()
-        ids[table] = (number or 0, width or {ORDERS: 7, RESPONSES: 6}[table])
+        ids[table] = (number or 0, width or _IDS[table][1])
         last += [] if day is None else [day]
     if not last:
         raise ValueError(f"no dated orders or responses in {out}")
     day = max(last)
     year = f"day > {day - 365}"
+    prefix, _ = _IDS[CUSTOMERS]
     found = con.execute(
         f"""
         WITH raw AS (
@@ -945,13 +941,13 @@ def _history(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[_Population, di
         customers AS (
             SELECT
                 cust,
-                CAST(substr(cust, 6) AS BIGINT) AS number,
-                length(cust) - 5 AS width,
+                CAST(substr(cust, {len(prefix) + 1}) AS BIGINT) AS number,
+                length(cust) - {len(prefix)} AS width,
                 list_position({_list(SEGMENTS)}, segment) - 1 AS segment,
                 list_position({_list(COUNTRIES)}, country) - 1 AS country,
                 try_cast(signup_date AS DATE) - DATE '1970-01-01' AS signup
             FROM raw
-            WHERE copies = 1 AND regexp_full_match(cust, 'CUST-[0-8][0-9]*')
+            WHERE copies = 1 AND regexp_full_match(cust, '{prefix}[0-8][0-9]*')
                 AND segment IN {SEGMENTS} AND country IN {COUNTRIES}
                 AND try_cast(signup_date AS DATE) - DATE '1970-01-01' <= {day}
         ),
@@ -1011,10 +1007,7 @@ def append_days(
     """Write the next ``days`` days of orders and responses as new files
     ``<table>_append_<first>_<last>.<fmt>`` in ``out_dir``, continuing the existing raw files
     (``raw_*.parquet`` / ``raw_*.csv``) with the same model (see the module docstring)."""
-    if days < 1:
-        raise ValueError("days must be >= 1")
-    if fmt not in ("csv", "parquet"):
-        raise ValueError("format must be csv or parquet")
+    _check(fmt, days=days)
     started = time.perf_counter()
     out = Path(out_dir)
     with duckdb.connect() as con:
