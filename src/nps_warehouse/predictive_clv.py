@@ -45,13 +45,23 @@ class TooLittleData(ValueError):
     """Too few customers with repeat purchases to fit the models."""
 
 
-def _maximise(
-    negative: Callable[[np.ndarray], tuple[float, np.ndarray]], start: np.ndarray
-) -> optimize.OptimizeResult:
-    """Minimise a negative log-likelihood over log-parameters with its analytic gradient:
-    L-BFGS-B (about 20 evaluations, which matters at a million customers); where its line
-    search stops short, Nelder-Mead from there."""
-    result = optimize.minimize(negative, start, method="L-BFGS-B", jac=True)
+def _fit(
+    model: str,
+    names: tuple[str, ...],
+    log_likelihood: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    start: list[float],
+    customers: int,
+) -> Fit:
+    """Maximise a per-customer log-likelihood (with its gradient, see the models' functions)
+    over the log-parameters, from `start` (the parameters, not their logarithms): L-BFGS-B
+    (about 20 evaluations, which matters at a million customers); where its line search stops
+    short, Nelder-Mead from there."""
+
+    def negative(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        values, grad = log_likelihood(log_params)
+        return -float(values.sum()), -grad.sum(axis=0)
+
+    result = optimize.minimize(negative, np.log(start), method="L-BFGS-B", jac=True)
     if not result.success:
         result = optimize.minimize(
             lambda log_params: negative(log_params)[0],
@@ -59,7 +69,15 @@ def _maximise(
             method="Nelder-Mead",
             options={"maxiter": 4000, "xatol": 1e-9, "fatol": 1e-9},
         )
-    return result
+    return Fit(
+        model,
+        dict(zip(names, np.exp(result.x), strict=True)),
+        -float(result.fun),
+        bool(result.success),
+        int(result.nit),
+        str(result.message),
+        customers,
+    )
 
 
 def bgnbd_log_likelihood(
@@ -116,20 +134,11 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> Fit:
             f"only {(x > 0).sum()} customers with a repeat purchase; BG/NBD needs at least "
             f"{MIN_REPEAT_CUSTOMERS}"
         )
-
-    def negative(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        values, grad = bgnbd_log_likelihood(log_params, x, t_x, big_t)
-        return -float(values.sum()), -grad.sum(axis=0)
-
-    result = _maximise(negative, np.log([1.0, max(float(big_t.mean()), 1.0), 1.0, 1.0]))
-    r, alpha, a, b = np.exp(result.x)
-    return Fit(
+    return _fit(
         "bg_nbd",
-        {"r": r, "alpha": alpha, "a": a, "b": b},
-        -float(result.fun),
-        bool(result.success),
-        int(result.nit),
-        str(result.message),
+        ("r", "alpha", "a", "b"),
+        lambda log_params: bgnbd_log_likelihood(log_params, x, t_x, big_t),
+        [1.0, max(float(big_t.mean()), 1.0), 1.0, 1.0],
         len(x),
     )
 
@@ -173,21 +182,12 @@ def fit_gamma_gamma(x: np.ndarray, m_x: np.ndarray) -> Fit:
             f"Gamma-Gamma needs at least {MIN_REPEAT_CUSTOMERS}"
         )
     x, m_x = x[used], m_x[used]
-
-    def negative(log_params: np.ndarray) -> tuple[float, np.ndarray]:
-        values, grad = gamma_gamma_log_likelihood(log_params, x, m_x)
-        return -float(values.sum()), -grad.sum(axis=0)
-
-    result = _maximise(negative, np.log([1.0, 1.0, max(float(m_x.mean()), 1.0)]))
-    p, q, gamma = np.exp(result.x)
-    return Fit(
+    return _fit(
         "gamma_gamma",
-        {"p": p, "q": q, "gamma": gamma},
-        -float(result.fun),
-        bool(result.success),
-        int(result.nit),
-        str(result.message),
-        int(used.sum()),
+        ("p", "q", "gamma"),
+        lambda log_params: gamma_gamma_log_likelihood(log_params, x, m_x),
+        [1.0, 1.0, max(float(m_x.mean()), 1.0)],
+        len(x),
     )
 
 
