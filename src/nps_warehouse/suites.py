@@ -1,12 +1,12 @@
 """The Great Expectations suites, as code: only what dbt's tests do not already check.
 
-- intake (a delivery, before anything is built; `intake_suites`): the shapes of the delivered
+- intake (a delivery, before anything is built; `INTAKE_SUITES`): the shapes of the delivered
   raw text, on a sample of each file's rows, with a tolerance (`mostly`): a few bad rows are the
   quarantine's business, but a column that is mostly in another format (German dates, decimal
   commas, scores as words) means the export is wrong, and refuses the delivery. Files of fewer
   than MIN_ROWS_FOR_SHAPES rows are left to staging, row by row. And the delivery's size: its
   orders and responses per day it covers, against the previous deliveries'.
-- marts (the candidate, before it is published; `mart_suites`): distributions that a broken
+- marts (the candidate, before it is published; `MART_SUITES`): distributions that a broken
   join or a lost delivery would distort and no row-level test sees: no month's responses
   collapse against the month before, every segment holds a real share of the customers.
 
@@ -18,15 +18,10 @@ a sample, or a summary computed in SQL (`validation`), never a whole large table
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
-import great_expectations as gx
 import great_expectations.expectations as gxe
 
 from nps_warehouse.contract import COUNTRIES, SEGMENTS, STATUSES
-
-Layer = Literal["intake", "marts"]
 
 # A sample this large tells a column's format within about a percent.
 SHAPE_SAMPLE_ROWS = 100_000
@@ -54,19 +49,6 @@ WHOLE_NUMBER = r"^\s*[+-]?\d+\s*$"
 DAY_COLUMNS = {"raw_orders": "order_date", "raw_survey_responses": "responded_at"}
 
 
-@dataclass(frozen=True)
-class SuiteSpec:
-    """One suite: its name, layer, the frame it validates, and its expectations."""
-
-    name: str
-    layer: Layer
-    frame: str  # what the frame holds: a raw table's sample, or the summary's name
-    expectations: Callable[[], list[gxe.Expectation]]
-
-    def build(self) -> gx.ExpectationSuite:
-        return gx.ExpectationSuite(name=self.name, expectations=self.expectations())
-
-
 # What each shape means, for the sentence that refuses a delivery.
 MEANING = {
     ISO_DATE: "an ISO date (YYYY-MM-DD)",
@@ -92,83 +74,50 @@ def _present(*columns: str) -> list[gxe.Expectation]:
     return [gxe.ExpectColumnValuesToNotBeNull(column=column, mostly=MOSTLY) for column in columns]
 
 
-# --------------------------------------------------------------------------------------------
-# intake
-# --------------------------------------------------------------------------------------------
+# Each suite: its name -> a function building its expectations (fresh ones for every run). The
+# name's last part names the frame the suite validates: a raw table's sample, or a summary.
+Suites = dict[str, Callable[[], list[gxe.Expectation]]]
 
-SHAPES: dict[str, Callable[[], list[gxe.Expectation]]] = {
-    "raw_customers": lambda: [
+# Per raw table, the shapes of its delivered text; then the delivery's daily rates.
+INTAKE_SUITES: Suites = {
+    "intake.raw_customers": lambda: [
         *_present("customer_id", "segment", "country", "signup_date"),
         _one_of("segment", SEGMENTS),
         _one_of("country", COUNTRIES),
         _shape("signup_date", ISO_DATE),
     ],
-    "raw_orders": lambda: [
+    "intake.raw_orders": lambda: [
         *_present("order_id", "customer_id", "order_date", "status", "amount_eur", "cost_eur"),
         _shape("order_date", ISO_DATE),
         _one_of("status", STATUSES),
         _shape("amount_eur", DECIMAL_POINT),
         _shape("cost_eur", DECIMAL_POINT),
     ],
-    "raw_survey_responses": lambda: [
+    "intake.raw_survey_responses": lambda: [
         *_present("response_id", "customer_id", "responded_at", "score"),
         _shape("responded_at", ISO_TIMESTAMP),
         _shape("score", WHOLE_NUMBER),
     ],
-    "raw_erasure_requests": lambda: [
+    "intake.raw_erasure_requests": lambda: [
         *_present("customer_id"),
         _shape("requested_at", ISO_TIMESTAMP),
     ],
-}
-
-
-def _daily_rate() -> list[gxe.Expectation]:
-    return [
+    "intake.daily_rates": lambda: [
         gxe.ExpectColumnValuesToBeBetween(
             column="ratio_to_previous", min_value=0, max_value=MAX_DAILY_RATE_RATIO
         )
-    ]
+    ],
+}
 
-
-def intake_suites() -> list[SuiteSpec]:
-    """Per raw table, the shapes of its delivered text; then the delivery's daily rates."""
-    return [
-        *(
-            SuiteSpec(f"intake.{table}", "intake", table, shapes)
-            for table, shapes in SHAPES.items()
-        ),
-        SuiteSpec("intake.daily_rates", "intake", "daily_rates", _daily_rate),
-    ]
-
-
-# --------------------------------------------------------------------------------------------
-# marts
-# --------------------------------------------------------------------------------------------
-
-
-def _month_over_month() -> list[gxe.Expectation]:
-    return [
+MART_SUITES: Suites = {
+    "marts.nps_by_segment_period.monthly_responses": lambda: [
         gxe.ExpectTableRowCountToBeBetween(min_value=1),
         gxe.ExpectColumnValuesToBeBetween(
             column="ratio_to_previous_month", min_value=MIN_MONTH_OVER_MONTH
         ),
-    ]
-
-
-def _segment_shares() -> list[gxe.Expectation]:
-    return [
+    ],
+    "marts.customers.segment_shares": lambda: [
         gxe.ExpectColumnDistinctValuesToEqualSet(column="segment", value_set=list(SEGMENTS)),
         gxe.ExpectColumnValuesToBeBetween(column="share", min_value=MIN_SEGMENT_SHARE),
-    ]
-
-
-def mart_suites() -> list[SuiteSpec]:
-    return [
-        SuiteSpec(
-            "marts.nps_by_segment_period.monthly_responses",
-            "marts",
-            "monthly_responses",
-            _month_over_month,
-        ),
-        SuiteSpec("marts.customers.segment_shares", "marts", "segment_shares", _segment_shares),
-    ]
+    ],
+}

@@ -11,13 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import great_expectations as gx
 import pandas as pd
-from great_expectations.core import ExpectationSuiteValidationResult
 from great_expectations.data_context.types.base import (
     DataContextConfig,
     InMemoryStoreBackendDefaults,
@@ -26,24 +24,12 @@ from great_expectations.data_context.types.base import (
 
 from nps_warehouse import rawfiles, suites
 from nps_warehouse.contract import RAW_COLUMNS
-from nps_warehouse.suites import SuiteSpec
 
 DOCS_SITE = "warehouse"
 
 
 class WarehouseUnavailableError(Exception):
     """The warehouse file is missing, unreadable or lacks a table the suites read."""
-
-
-@dataclass(frozen=True)
-class SuiteResult:
-    name: str
-    evaluated: int
-    problems: tuple[str, ...]  # one sentence per failed expectation
-
-    @property
-    def success(self) -> bool:
-        return not self.problems
 
 
 def docs_index(docs_dir: Path) -> Path:
@@ -90,44 +76,35 @@ def _problem(frame: str, outcome) -> str:
 
 
 def validate(
-    frames: dict[str, pd.DataFrame], specs: list[SuiteSpec], docs_dir: Path | None
-) -> list[SuiteResult]:
-    """Validate each suite against its frame (suites whose frame is absent are skipped)."""
+    frames: dict[str, pd.DataFrame], specs: suites.Suites, docs_dir: Path | None
+) -> list[str]:
+    """Validate each suite against its frame, named by the last part of the suite's name
+    (suites whose frame is absent are skipped): the problems, one sentence each."""
     context = _context(docs_dir)
     data_source = context.data_sources.add_pandas("warehouse")
-    results = []
-    for spec in specs:
-        if spec.frame not in frames:
+    problems = []
+    for name, expectations in specs.items():
+        frame = name.rpartition(".")[2]
+        if frame not in frames:
             continue
-        asset = data_source.add_dataframe_asset(spec.name)
-        batch = asset.add_batch_definition_whole_dataframe(spec.frame)
+        batch = data_source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(frame)
+        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations()))
         definition = context.validation_definitions.add(
-            gx.ValidationDefinition(
-                name=spec.name, data=batch, suite=context.suites.add(spec.build())
-            )
+            gx.ValidationDefinition(name=name, data=batch, suite=suite)
         )
-        outcome: ExpectationSuiteValidationResult = definition.run(
-            batch_parameters={"dataframe": frames[spec.frame]}, result_format="SUMMARY"
+        outcome = definition.run(
+            batch_parameters={"dataframe": frames[frame]}, result_format="SUMMARY"
         )
-        problems = tuple(_problem(spec.frame, r) for r in outcome.results if not r.success)
-        results.append(SuiteResult(spec.name, len(outcome.results), problems))
+        problems += [_problem(frame, r) for r in outcome.results if not r.success]
     if docs_dir is not None:
         shutil.rmtree(docs_index(docs_dir).parent, ignore_errors=True)
         context.build_data_docs(site_names=[DOCS_SITE])
-    return results
+    return problems
 
 
 # --------------------------------------------------------------------------------------------
 # intake
 # --------------------------------------------------------------------------------------------
-
-
-def _daily_rate(connection: duckdb.DuckDBPyConnection, path: Path, column: str) -> float:
-    rows, days = connection.execute(
-        f"select count(*), count(distinct left(trim({column}), 10)) from read_parquet(?)",
-        [str(path)],
-    ).fetchone()
-    return rows / days if days else 0.0
 
 
 def batch_frames(store: rawfiles.RawStore, batch: rawfiles.Batch) -> dict[str, pd.DataFrame]:
@@ -150,7 +127,11 @@ def batch_frames(store: rawfiles.RawStore, batch: rawfiles.Batch) -> dict[str, p
             column = suites.DAY_COLUMNS.get(table)
             if column is None or not rows:
                 continue
-            rate = _daily_rate(connection, path, column)
+            in_file, days = connection.execute(
+                f"select count(*), count(distinct left(trim({column}), 10)) from read_parquet(?)",
+                [str(path)],
+            ).fetchone()
+            rate = in_file / days if days else 0.0
             batch.daily_rates[table] = rate
             earlier = [p[table] for p in previous if p.get(table)]
             if earlier:
@@ -167,8 +148,7 @@ def validate_batch(
     store: rawfiles.RawStore, batch: rawfiles.Batch, docs_dir: Path | None = None
 ) -> list[str]:
     """The intake suites on a batch taken in but not committed: its problems, one sentence each."""
-    results = validate(batch_frames(store, batch), suites.intake_suites(), docs_dir)
-    return [problem for result in results for problem in result.problems]
+    return validate(batch_frames(store, batch), suites.INTAKE_SUITES, docs_dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,5 +209,4 @@ def mart_frames(warehouse: Path) -> dict[str, pd.DataFrame]:
 
 def validate_marts(warehouse: Path, docs_dir: Path | None = None) -> list[str]:
     """The mart suites on a built warehouse: its problems, one sentence each."""
-    results = validate(mart_frames(warehouse), suites.mart_suites(), docs_dir)
-    return [problem for result in results for problem in result.problems]
+    return validate(mart_frames(warehouse), suites.MART_SUITES, docs_dir)
