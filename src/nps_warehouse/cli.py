@@ -7,8 +7,10 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from nps_warehouse import benchmark, engines, generator
 
@@ -19,6 +21,13 @@ warnings.filterwarnings(
     "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
 )
 
+Config = TypeVar("Config")
+
+
+def _config(cls: type[Config], args: argparse.Namespace) -> Config:
+    """A config dataclass from the options of the same names."""
+    return cls(**{field.name: getattr(args, field.name) for field in fields(cls)})
+
 
 def _generate(args: argparse.Namespace) -> int:
     if args.append_days is not None:
@@ -26,31 +35,15 @@ def _generate(args: argparse.Namespace) -> int:
             args.out, args.append_days, seed=args.seed, fmt=args.format or "parquet"
         )
         return 0
-    config = generator.GeneratorConfig(
-        seed=args.seed,
-        customers=args.customers,
-        orders=args.orders,
-        responses=args.responses,
-        start_date=args.start_date,
-        end_date=args.end_date,
-        include_dirty=not args.no_dirty,
-    )
-    generator.generate(config, args.out, fmt=args.format or "csv")
+    generator.generate(_config(generator.GeneratorConfig, args), args.out, fmt=args.format or "csv")
     return 0
 
 
 def _refresh(args: argparse.Namespace) -> int:
     from nps_warehouse import refresh
 
-    config = refresh.RefreshConfig(
-        serving=args.serving,
-        state=args.state,
-        raw_store=args.raw_store,
-        new_data=args.new_data,
-        full_refresh=args.full_refresh,
-    )
     try:
-        result = refresh.refresh(config)
+        result = refresh.refresh(_config(refresh.RefreshConfig, args))
     except refresh.RefreshFailed as failure:
         print(f"refresh FAILED (exit {failure.exit_code}): {failure.summary}", file=sys.stderr)
         return failure.exit_code
@@ -157,6 +150,15 @@ def _dashboard(args: argparse.Namespace) -> int:
     return 1 if problems or check.rendered_charts != check.chart_containers else 0
 
 
+def _warehouse_option(parser: argparse.ArgumentParser, also: str = "") -> None:
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb")),
+        help=f"DuckDB file, opened read-only (env DUCKDB_PATH, else warehouse/dev.duckdb){also}",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nps-warehouse",
@@ -172,15 +174,21 @@ def build_parser() -> argparse.ArgumentParser:
         "The same seed and sizes always give the same data, in either format.",
     )
     gen.add_argument("--out", type=Path, default=Path("seeds"), help="output folder (seeds)")
-    gen.add_argument("--seed", type=int, default=42, help="random seed (42)")
-    gen.add_argument("--customers", type=int, default=360, help="number of customers (360)")
+    model = generator.GeneratorConfig()  # the defaults
+    gen.add_argument("--seed", type=int, default=model.seed, help="random seed (%(default)s)")
     gen.add_argument(
-        "--start-date", type=date.fromisoformat, default=date(2024, 1, 1), help="first day"
+        "--customers", type=int, default=model.customers, help="number of customers (%(default)s)"
     )
     gen.add_argument(
-        "--end-date", type=date.fromisoformat, default=date(2026, 6, 30), help="last day"
+        "--start-date", type=date.fromisoformat, default=model.start_date, help="first day"
     )
-    gen.add_argument("--no-dirty", action="store_true", help="leave out the dirty demo rows")
+    gen.add_argument("--end-date", type=date.fromisoformat, default=model.end_date, help="last day")
+    gen.add_argument(
+        "--no-dirty",
+        action="store_false",
+        dest="include_dirty",
+        help="leave out the dirty demo rows",
+    )
     gen.add_argument(
         "--format",
         choices=("csv", "parquet"),
@@ -302,12 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="engine to compare with DuckDB (repeatable)",
     )
-    cmp.add_argument(
-        "--warehouse",
-        type=Path,
-        default=Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb")),
-        help="DuckDB file, opened read-only (env DUCKDB_PATH, else warehouse/dev.duckdb)",
-    )
+    _warehouse_option(cmp)
     cmp.set_defaults(handler=lambda args: engines.compare_engines(args.warehouse, args.engine))
 
     dash = commands.add_parser(
@@ -322,13 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         "errors in the browser, 2 the warehouse cannot be read (missing file or empty marts: "
         "run dbt build), 3 the browser could not run.",
     )
-    dash.add_argument(
-        "--warehouse",
-        type=Path,
-        default=Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb")),
-        help="DuckDB file, opened read-only (env DUCKDB_PATH, else warehouse/dev.duckdb); "
-        "the serving file warehouse/analytics.duckdb also works",
-    )
+    _warehouse_option(dash, "; the serving file warehouse/analytics.duckdb also works")
     dash.add_argument(
         "--out",
         type=Path,
@@ -354,12 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a folder of raw files without taking it in; build the Data Docs. Exit 0 when every "
         "suite passes, 1 when one fails, 2 when the warehouse or the delivery cannot be read.",
     )
-    val.add_argument(
-        "--warehouse",
-        type=Path,
-        default=Path(os.environ.get("DUCKDB_PATH", "warehouse/dev.duckdb")),
-        help="DuckDB file, opened read-only (env DUCKDB_PATH, else warehouse/dev.duckdb)",
-    )
+    _warehouse_option(val)
     val.add_argument(
         "--delivery", type=Path, default=None, help="instead: a folder of raw files to check"
     )
