@@ -25,6 +25,7 @@ defaults under warehouse/), as `build_definitions` receives them.
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,9 +99,7 @@ class RefreshRun(ConfigurableResource):
     def begin(self, new_data: str | None, full_refresh: bool, say) -> refreshing.Refresh:
         if self._run is None:
             config = refreshing.RefreshConfig(
-                serving=Path(self.serving),
-                state=Path(self.state),
-                raw_store=Path(self.raw_store),
+                **{name: Path(path) for name, path in self.model_dump().items()},
                 new_data=Path(new_data) if new_data else None,
                 full_refresh=full_refresh,
             )
@@ -132,20 +131,25 @@ class Delivery(Config):
 
 
 def retry_policy() -> RetryPolicy:
-    """For infrastructure failures only (see failed): three more tries, 2, 4 then 8 minutes
-    apart by default (NPS_RETRY_DELAY_SECONDS sets the first delay)."""
+    """For infrastructure failures only (see as_dagster_failure): three more tries, 2, 4 then 8
+    minutes apart by default (NPS_RETRY_DELAY_SECONDS sets the first delay)."""
     delay = float(os.environ.get("NPS_RETRY_DELAY_SECONDS", "120"))
     return RetryPolicy(max_retries=3, delay=delay, backoff=Backoff.EXPONENTIAL)
 
 
-def failed(error: refreshing.RefreshFailed) -> Failure:
-    """A failed refresh step as dagster sees it: the refresh's summary, retried only when the
-    machine failed (a refused delivery or a failed gate stays failed until new data comes)."""
-    return Failure(
-        description=error.summary,
-        metadata={"exit code": error.exit_code},
-        allow_retries=error.exit_code == refreshing.EXIT_INFRASTRUCTURE,
-    )
+@contextmanager
+def as_dagster_failure() -> Iterator[None]:
+    """A refresh step failing as dagster sees it: its RefreshFailed raised as a Failure with the
+    refresh's summary, retried only when the machine failed (a refused delivery or a failed
+    gate stays failed until new data comes)."""
+    try:
+        yield
+    except refreshing.RefreshFailed as error:
+        raise Failure(
+            description=error.summary,
+            metadata={"exit code": error.exit_code},
+            allow_retries=error.exit_code == refreshing.EXIT_INFRASTRUCTURE,
+        ) from error
 
 
 class Layers(DagsterDbtTranslator):
@@ -217,11 +221,9 @@ def build_definitions(paths: Paths) -> Definitions:
     def intake(context: AssetExecutionContext, config: Delivery, refresh: RefreshRun):
         """Take the lock, then check and take in the delivery (uncommitted until publish)."""
         run = refresh.begin(config.new_data, config.full_refresh, say)
-        try:
+        with as_dagster_failure():
             run.start()
             run.intake()
-        except refreshing.RefreshFailed as error:
-            raise failed(error) from error
         batch = run.batch.batch_id if run.batch else "none"
         for spec in sources:
             table = spec.key.path[-1]
@@ -245,11 +247,12 @@ def build_definitions(paths: Paths) -> Definitions:
         """The candidate state built by dbt: every model and data test (the tests are this
         asset's checks); a failing test fails the step, and the run publishes nothing."""
         run = refresh.run
-        try:
-            run.build()
-        except refreshing.RefreshFailed as error:
-            yield from dbt_events(context, manifest, translator, run)
-            raise failed(error) from error
+        with as_dagster_failure():
+            try:
+                run.build()
+            except refreshing.RefreshFailed:
+                yield from dbt_events(context, manifest, translator, run)
+                raise
         yield from dbt_events(context, manifest, translator, run)
 
     marts = [key for key in candidate_build.keys if key.path[0] == "marts"]
@@ -259,10 +262,8 @@ def build_definitions(paths: Paths) -> Definitions:
         """The Great Expectations suites on the candidate's marts, and dbt source freshness
         (stale data is reported, not refused)."""
         run = refresh.run
-        try:
+        with as_dagster_failure():
             run.audit()
-        except refreshing.RefreshFailed as error:
-            raise failed(error) from error
         return MaterializeResult(metadata={"freshness": MetadataValue.md(bullets(run.freshness))})
 
     @asset(deps=[audit], group_name="serving", retry_policy=retry_policy())
@@ -270,11 +271,9 @@ def build_definitions(paths: Paths) -> Definitions:
         """warehouse/analytics.duckdb, what BI reads: the marts and quarantine of the audited
         candidate, swapped into place whole; the delivery is committed with it."""
         run = refresh.run
-        try:
+        with as_dagster_failure():
             run.publish()
             result = run.finish()
-        except refreshing.RefreshFailed as error:
-            raise failed(error) from error
         return MaterializeResult(
             metadata={
                 "path": str(result.serving),

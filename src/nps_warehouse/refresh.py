@@ -44,10 +44,11 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import chdir, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 import duckdb
 
@@ -55,8 +56,6 @@ from nps_warehouse import rawfiles
 from nps_warehouse.contract import RAW_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
-# Schemas a BI tool may read in the serving file; nothing else is copied into it.
-SERVING_SCHEMAS = ("marts", "quarantine")
 QUARANTINED = ("customers", "orders", "survey_responses")
 BUILD_INFO = "marts.build_info"
 # The dbt manifest a state was built with, stored inside it (compared on the next refresh).
@@ -201,11 +200,6 @@ class States:
         say(f"no standby state: copied the active state ({time.perf_counter() - started:.1f} s)")
         return "incremental"
 
-    def mark_published(self) -> None:
-        """The candidate passed every gate and is being published: from here on it is the new
-        state, even if the process dies before promote."""
-        self.published.touch()
-
     def promote(self) -> None:
         """The published candidate becomes the active state; the active one the standby."""
         if self.active.exists():
@@ -239,14 +233,6 @@ def _release_duckdb() -> None:
         if DuckDBConnectionManager._ENV is not None:
             DuckDBConnectionManager._ENV.close()
         DuckDBConnectionManager._ENV = None
-
-
-def _set_environment(variables: dict[str, str | None]) -> None:
-    for name, value in variables.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 class Dbt:
@@ -295,17 +281,16 @@ class Dbt:
         ]
         words = 2 if args[0] == "source" else 1  # the command: build, ls, source freshness
         runner = dbtRunner(manifest=self.manifest, callbacks=list(callbacks))
-        variables = {**self.environment, **environment}
-        saved = {name: os.environ.get(name) for name in variables}
-        cwd = os.getcwd()
-        try:
-            _set_environment(variables)
-            os.chdir(self.folder)
-            return runner.invoke([*args[:words], *common, *args[words:]])
-        finally:
-            _release_duckdb()
-            os.chdir(cwd)
-            _set_environment(saved)
+        with patch.dict(os.environ), chdir(self.folder):
+            for name, value in {**self.environment, **environment}.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            try:
+                return runner.invoke([*args[:words], *common, *args[words:]])
+            finally:
+                _release_duckdb()
 
     def parse(self) -> None:
         result = self._invoke(["parse"])
@@ -316,9 +301,6 @@ class Dbt:
                 EXIT_INFRASTRUCTURE,
             )
         self.manifest = result.result
-
-    def manifest_json(self) -> str:
-        return (self.target / "manifest.json").read_text()
 
     def modified_models(self, stored_manifest: str | None) -> list[str] | None:
         """Models whose code or config changed since the stored manifest was built (dbt's
@@ -409,18 +391,17 @@ class Dbt:
     def freshness(self) -> list[str]:
         """`dbt source freshness`: one line per raw table with a rule (stale data is reported,
         not refused: the build is still the newest complete picture)."""
-        sources = self.target / "sources.json"
-        sources.unlink(missing_ok=True)
+        from dbt.artifacts.schemas.freshness import SourceFreshnessResult
+
         result = self._invoke(["source", "freshness"])
-        if not sources.exists():
+        if result.result is None:
             return [f"freshness unknown: dbt source freshness failed ({result.exception})"]
-        lines = []
-        for entry in json.loads(sources.read_text())["results"]:
-            table = entry["unique_id"].split(".")[-1]
-            age = entry.get("max_loaded_at_time_ago_in_s")
-            detail = f"newest rows loaded {age / 3600:.1f} h ago" if age is not None else "no rows"
-            lines.append(f"{table}: {entry['status']} ({detail})")
-        return lines
+        # The tables sources.json lists: those whose freshness dbt could compute.
+        return [
+            f"{entry.node.name}: {entry.status} (newest rows loaded {entry.age / 3600:.1f} h ago)"
+            for entry in result.result.results
+            if isinstance(entry, SourceFreshnessResult)
+        ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -685,7 +666,7 @@ class Refresh:
                 dbt.build("changed models", ["--select", *changed, "--full-refresh"], None)
             else:
                 dbt.build("incremental", [], datetime.now(UTC) - timedelta(seconds=1))
-            _store_manifest(states.candidate, dbt.manifest_json())
+            _store_manifest(states.candidate, (dbt.target / "manifest.json").read_text())
 
     def audit(self) -> None:
         """The Great Expectations suites on the candidate's marts, and source freshness."""
@@ -715,7 +696,9 @@ class Refresh:
             if self.batch is not None:
                 self.store.commit(self.batch)
                 self.batch = None  # committed: from here on it stays, whatever happens
-            states.mark_published()
+            # The candidate passed every gate and is being published: from here on it is the
+            # new state, even if the process dies before promote.
+            states.published.touch()
             _crash_point("committed")
             os.replace(scratch, config.serving)
             _crash_point("published")
@@ -749,13 +732,7 @@ class Refresh:
             seconds=time.perf_counter() - self._started,
         )
         (config.target_path / "refresh.json").write_text(
-            json.dumps(
-                {
-                    **asdict(result),
-                    "built_at": self.built_at.isoformat(),
-                    "serving": str(config.serving),
-                }
-            )
+            json.dumps({**asdict(result), "built_at": self.built_at.isoformat()}, default=str)
         )
         return result
 
