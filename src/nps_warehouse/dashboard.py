@@ -19,7 +19,7 @@ from __future__ import annotations
 import html
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import duckdb
 import plotly.graph_objects as go
+from plotly.colors import hex_to_rgb
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
@@ -109,24 +110,15 @@ def open_marts(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         ) from error
     with connection:
         for mart in MARTS:
-            if not _has_table(connection, mart):
+            try:
+                (rows,) = connection.execute(f"select count(*) from marts.{mart}").fetchone()
+            except duckdb.CatalogException as error:
                 raise DashboardError(
                     f"warehouse {path} has no table marts.{mart}: run `dbt build` first"
-                )
-            (rows,) = connection.execute(f"select count(*) from marts.{mart}").fetchone()
+                ) from error
             if rows == 0:
                 raise DashboardError(f"mart marts.{mart} in {path} is empty: run `dbt build` first")
         yield connection
-
-
-def _has_table(connection: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        connection.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'marts' and table_name = ?",
-            [table],
-        ).fetchone()[0]
-    )
 
 
 def members(
@@ -144,21 +136,15 @@ def _colour(segment_list: list[str], segment: str) -> str:
 
 
 def _transparent(hex_colour: str, alpha: float) -> str:
-    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    red, green, blue = hex_to_rgb(hex_colour)
     return f"rgba({red}, {green}, {blue}, {alpha})"
 
 
-def _grid(segment_list: list[str], **options: object) -> go.Figure:
-    """Small multiples, one panel per segment, two panels a row."""
-    rows = (len(segment_list) + 1) // 2
-    return make_subplots(
-        rows=rows,
-        cols=2,
-        subplot_titles=segment_list,
-        horizontal_spacing=0.07,
-        vertical_spacing=0.12,
-        **options,
-    )
+def _grid(titles: Sequence[str], **options: object) -> go.Figure:
+    """Panels two a row, titled `titles`: small multiples (one panel per segment or country),
+    or two panels side by side."""
+    options = {"horizontal_spacing": 0.07, "vertical_spacing": 0.12, **options}
+    return make_subplots(rows=(len(titles) + 1) // 2, cols=2, subplot_titles=titles, **options)
 
 
 def _panel(index: int) -> dict[str, int]:
@@ -395,12 +381,8 @@ def retention_churn(connection: duckdb.DuckDBPyConnection, segment_list: list[st
         order by period_start
         """
     ).df()
-    figure = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=("Retention rate (%)", "Churn rate (%)"),
-        horizontal_spacing=0.08,
-        shared_xaxes=True,
+    figure = _grid(
+        ("Retention rate (%)", "Churn rate (%)"), horizontal_spacing=0.08, shared_xaxes=True
     )
     for segment in segment_list:
         rows = frame[frame["segment"] == segment]
@@ -483,15 +465,13 @@ def predicted_clv(connection: duckdb.DuckDBPyConnection, segment_list: list[str]
         where probability_alive is not null and lifetime_revenue_eur > 0
         """
     ).df()
-    figure = make_subplots(
-        rows=1,
-        cols=2,
-        column_widths=[0.4, 0.6],
-        horizontal_spacing=0.12,
-        subplot_titles=(
+    figure = _grid(
+        (
             "Mean predicted 12-month CLV per customer (EUR)",
             "Probability alive vs lifetime revenue, per account",
         ),
+        column_widths=[0.4, 0.6],
+        horizontal_spacing=0.12,
     )
     figure.add_trace(
         go.Bar(
@@ -561,14 +541,12 @@ def revenue_by_category(
     ).df()
     order = {category: rank for rank, category in enumerate(CATEGORY_COLOURS)}
     frame = frame.sort_values("category", key=lambda column: column.map(order))
-    figure = make_subplots(
-        rows=1,
-        cols=2,
-        column_widths=(0.45, 0.55),
-        subplot_titles=(
+    figure = _grid(
+        (
             "Lifetime revenue per account (EUR)",
             "Share of accounts vs share of lifetime revenue (%)",
         ),
+        column_widths=(0.45, 0.55),
         horizontal_spacing=0.12,
     )
     figure.add_trace(
@@ -634,13 +612,8 @@ def retention_after_answer(
         order by period_start
         """
     ).df()
-    figure = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=(
-            "Still active 12 months later (%)",
-            "Revenue per account in the 12 months after (EUR)",
-        ),
+    figure = _grid(
+        ("Still active 12 months later (%)", "Revenue per account in the 12 months after (EUR)"),
         horizontal_spacing=0.1,
         shared_xaxes=True,
     )
@@ -861,16 +834,17 @@ footer {{ text-align: center; font-size: 12px; color: #777; padding-bottom: 24px
 def _header_lines(connection: duckdb.DuckDBPyConnection, warehouse: Path) -> list[str]:
     (latest,) = connection.execute("select max(latest_data_date) from marts.customers").fetchone()
     lines = [f"Data up to {latest:%Y-%m-%d} (the latest valid order or survey response)."]
-    if _has_table(connection, "build_info"):
+    try:
         build_id, built_at = connection.execute(
             "select build_id, built_at from marts.build_info"
         ).fetchone()
-        lines.append(f"Warehouse build {build_id}, built {built_at:%Y-%m-%d %H:%M} UTC.")
-    else:
+    except duckdb.CatalogException:
         lines.append(
             "Build time not recorded: a dev build (`nps-warehouse refresh` stamps "
             "marts.build_info)."
         )
+    else:
+        lines.append(f"Warehouse build {build_id}, built {built_at:%Y-%m-%d %H:%M} UTC.")
     lines.append(
         f"Rendered {datetime.now(UTC):%Y-%m-%d %H:%M} UTC from {warehouse.name}; hover a chart "
         "for exact values."
