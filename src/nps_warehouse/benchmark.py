@@ -44,6 +44,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from tabulate import tabulate
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # The sizes of docs/benchmarks.md: the demo data's proportions when they ran (360 customers and
@@ -91,35 +93,24 @@ class Step:
 
 
 @dataclass
-class EngineRun:
-    """One other engine's figures on the same data: raw load, full build, the appended day's
-    load and the incremental build."""
-
-    engine: str
-    load: Step
-    full: Step
-    load_day: Step
-    incremental: Step
-    full_profile: dict
-    incremental_profile: dict
-
-
-@dataclass
 class SizeResult:
     orders: int
     customers: int
     responses: int
-    delivered_day_orders: int
     generate: Step
     full: Step
     incremental: Step  # the second one-day refresh: the steady state
     first_incremental: Step  # the first one after the full refresh: it copies the state
-    first_incremental_steps: dict
-    full_steps: dict  # seconds per refresh step (intake, candidate, parse, build, audit, ...)
-    incremental_steps: dict
+    # Each refresh's own record (its target/refresh.json): seconds per step (intake, candidate,
+    # parse, build, audit, ...), rows loaded per raw table, the marts' checksums.
+    full_record: dict
+    first_incremental_record: dict
+    incremental_record: dict
     full_profile: dict
     incremental_profile: dict
-    engines: list[EngineRun]
+    # Per other engine, one record: the Steps of its raw load, full build, the day's load and
+    # incremental build (load, full, load_day, incremental) and its builds' profiles.
+    engines: dict[str, dict]
     # Tables and views compared between two full refreshes of the same raw store, and those
     # whose checksums differed (None: not compared).
     compared_tables: int | None = None
@@ -203,10 +194,6 @@ def describe(label: str, spent: dict) -> str:
     )
 
 
-def _dbt(*args: str) -> list[str]:
-    return [str(BIN / "dbt"), *args]
-
-
 def _cli(*args: str) -> list[str]:
     return [str(BIN / "nps-warehouse"), *args]
 
@@ -258,6 +245,22 @@ def _refresh(warehouse: Path, env: dict[str, str], label: str, *args: str) -> tu
         label,
     )
     return step, json.loads((warehouse / "state" / "target" / "refresh.json").read_text())
+
+
+def _engine_build(
+    engine: str, kind: str, folder: Path, env: dict[str, str], *args: str
+) -> tuple[Step, dict]:
+    """One `dbt build` on another engine (kind: full or incremental; args: dbt's options): its
+    Step and its profile."""
+    target = folder / f"target_{engine}"
+    step = _measure(
+        [str(BIN / "dbt"), "build", *args, "--selector", "without_seeds", "--target", engine]
+        + ["--target-path", str(target)],
+        env,
+        f"{engine} {kind} build",
+    )
+    keep_as = Path(env["BENCH_LOG_DIR"]) / f"{engine}_{kind}_build_run_results.json"
+    return step, profile(target / "run_results.json", keep_as)
 
 
 def bench_size(
@@ -312,51 +315,24 @@ def bench_size(
         )
         print(f"  two full refreshes: {same_builds(compared, differing)}", flush=True)
         shutil.rmtree(twin)
-    others = {}
-    for engine in engines:
-        engine_target = ["--target", engine, "--target-path", str(folder / f"target_{engine}")]
-        others[engine] = {
-            "load": _measure(
-                _cli("load", str(raw), "--replace", "--engine", engine), env, f"{engine} load"
-            ),
-            "full": _measure(
-                _dbt("build", "--full-refresh", "--selector", "without_seeds", *engine_target),
-                env,
-                f"{engine} full build",
-            ),
-            "full_profile": profile(
-                folder / f"target_{engine}" / "run_results.json",
-                logs / f"{engine}_full_build_run_results.json",
-            ),
-        }
+    runs: dict[str, dict] = {engine: {} for engine in engines}
+    for engine, record in runs.items():
+        record["load"] = _measure(
+            _cli("load", str(raw), "--replace", "--engine", engine), env, f"{engine} load"
+        )
+        record["full"], record["full_profile"] = _engine_build(
+            engine, "full", folder, env, "--full-refresh"
+        )
     next_day(raw, delivery, env)
     first, first_record = _refresh(
         warehouse, env, "first one-day refresh", "--new-data", str(delivery)
     )
-    runs = []
-    for engine, measured in others.items():
-        engine_target = ["--target", engine, "--target-path", str(folder / f"target_{engine}")]
-        load_engine_day = _measure(
+    for engine, record in runs.items():
+        record["load_day"] = _measure(
             _cli("load", str(delivery), "--engine", engine), env, f"{engine} load day"
         )
-        incremental_engine = _measure(
-            _dbt("build", "--selector", "without_seeds", *engine_target),
-            env,
-            f"{engine} incremental build",
-        )
-        runs.append(
-            EngineRun(
-                engine=engine,
-                load=measured["load"],
-                full=measured["full"],
-                load_day=load_engine_day,
-                incremental=incremental_engine,
-                full_profile=measured["full_profile"],
-                incremental_profile=profile(
-                    folder / f"target_{engine}" / "run_results.json",
-                    logs / f"{engine}_incremental_build_run_results.json",
-                ),
-            )
+        record["incremental"], record["incremental_profile"] = _engine_build(
+            engine, "incremental", folder, env
         )
     if engines:
         compared_engines = [argument for engine in engines for argument in ("--engine", engine)]
@@ -382,14 +358,13 @@ def bench_size(
         orders=orders,
         customers=customers,
         responses=responses,
-        delivered_day_orders=incremental_record["loaded_rows"].get("raw_orders", 0),
         generate=generate,
         full=full,
         incremental=incremental,
         first_incremental=first,
-        first_incremental_steps=first_record["steps"],
-        full_steps=full_record["steps"],
-        incremental_steps=incremental_record["steps"],
+        full_record=full_record,
+        first_incremental_record=first_record,
+        incremental_record=incremental_record,
         full_profile=full_profile,
         incremental_profile=incremental_profile,
         engines=runs,
@@ -398,53 +373,53 @@ def bench_size(
     )
 
 
-def _steps(steps: dict) -> str:
-    return ", ".join(f"{name} {seconds:.1f}" for name, seconds in steps.items() if seconds >= 0.05)
+def _steps(record: dict) -> str:
+    steps = record["steps"].items()
+    return ", ".join(f"{name} {seconds:.1f}" for name, seconds in steps if seconds >= 0.05)
 
 
 def table(results: list[SizeResult]) -> str:
-    header = (
-        "| orders | customers | generate s | full refresh s | full peak GiB | one-day orders "
-        "| first one-day s | one-day refresh s | one-day peak GiB | one-day / full |"
-    )
-    lines = [header, "|" + "|".join("---:" for _ in range(header.count("|") - 1)) + "|"]
-    for r in results:
-        lines.append(
-            f"| {r.orders:,} | {r.customers:,} | {r.generate.seconds:.1f} "
-            f"| {r.full.seconds:.1f} | {r.full.peak_bytes / GIB:.2f} | {r.delivered_day_orders:,} "
-            f"| {r.first_incremental.seconds:.1f} | {r.incremental.seconds:.1f} "
-            f"| {r.incremental.peak_bytes / GIB:.2f} "
-            f"| {r.incremental.seconds / r.full.seconds:.2f} |"
-        )
-    return "\n".join(lines)
+    rows = [
+        {
+            "orders": f"{r.orders:,}",
+            "customers": f"{r.customers:,}",
+            "generate s": f"{r.generate.seconds:.1f}",
+            "full refresh s": f"{r.full.seconds:.1f}",
+            "full peak GiB": f"{r.full.peak_bytes / GIB:.2f}",
+            "one-day orders": f"{r.incremental_record['loaded_rows'].get('raw_orders', 0):,}",
+            "first one-day s": f"{r.first_incremental.seconds:.1f}",
+            "one-day refresh s": f"{r.incremental.seconds:.1f}",
+            "one-day peak GiB": f"{r.incremental.peak_bytes / GIB:.2f}",
+            "one-day / full": f"{r.incremental.seconds / r.full.seconds:.2f}",
+        }
+        for r in results
+    ]
+    return tabulate(rows, "keys", "pipe", disable_numparse=True, stralign="right")
 
 
 def engine_table(result: SizeResult) -> str:
     """The engines at one size: load, full build and incremental refresh, ratios to DuckDB."""
-    header = (
-        "| engine | load raw s | full build s | full / DuckDB | load day s | incremental s "
-        "| incremental / DuckDB |"
+    duckdb = {  # its loads: the refreshes' intake steps
+        "load": Step(result.full_record["steps"].get("intake", 0.0), 0),
+        "full": result.full,
+        "load_day": Step(result.incremental_record["steps"].get("intake", 0.0), 0),
+        "incremental": result.incremental,
+    }
+    rows = [
+        {
+            "engine": engine,
+            "load raw s": f"{r['load'].seconds:.1f}",
+            "full build s": f"{r['full'].seconds:.1f}",
+            "full / DuckDB": f"{r['full'].seconds / result.full.seconds:.2f}",
+            "load day s": f"{r['load_day'].seconds:.1f}",
+            "incremental s": f"{r['incremental'].seconds:.1f}",
+            "incremental / DuckDB": f"{r['incremental'].seconds / result.incremental.seconds:.2f}",
+        }
+        for engine, r in {"duckdb": duckdb, **result.engines}.items()
+    ]
+    return tabulate(
+        rows, "keys", "pipe", disable_numparse=True, stralign="right", colalign=("left",)
     )
-    lines = [header, "|---|" + "|".join("---:" for _ in range(header.count("|") - 2)) + "|"]
-    intake = Step(result.full_steps.get("intake", 0.0), 0)
-    day_intake = Step(result.incremental_steps.get("intake", 0.0), 0)
-    duck = EngineRun(
-        "duckdb",
-        intake,
-        result.full,
-        day_intake,
-        result.incremental,
-        result.full_profile,
-        result.incremental_profile,
-    )
-    for run in [duck, *result.engines]:
-        lines.append(
-            f"| {run.engine} | {run.load.seconds:.1f} | {run.full.seconds:.1f} "
-            f"| {run.full.seconds / duck.full.seconds:.2f} | {run.load_day.seconds:.1f} "
-            f"| {run.incremental.seconds:.1f} "
-            f"| {run.incremental.seconds / duck.incremental.seconds:.2f} |"
-        )
-    return "\n".join(lines)
 
 
 def bench_clv(customers: int) -> int:
@@ -566,10 +541,10 @@ def run(args: argparse.Namespace) -> int:
     print(table(results))
     largest = results[-1]
     print(f"where the time goes at {largest.orders:,} orders:")
-    print(f"- full refresh steps (s): {_steps(largest.full_steps)}")
+    print(f"- full refresh steps (s): {_steps(largest.full_record)}")
     print("- " + describe("its dbt build", largest.full_profile))
-    print(f"- first one-day refresh steps (s): {_steps(largest.first_incremental_steps)}")
-    print(f"- one-day refresh steps (s): {_steps(largest.incremental_steps)}")
+    print(f"- first one-day refresh steps (s): {_steps(largest.first_incremental_record)}")
+    print(f"- one-day refresh steps (s): {_steps(largest.incremental_record)}")
     print("- " + describe("its dbt build", largest.incremental_profile))
     for small, large in zip(results, results[1:], strict=False):
         print(
@@ -583,9 +558,9 @@ def run(args: argparse.Namespace) -> int:
         if result.engines:
             print(f"engines at {result.orders:,} orders (every mart equal on every engine):")
             print(engine_table(result))
-            for run in result.engines:
-                print("- " + describe(f"{run.engine} full build", run.full_profile))
-                print("- " + describe(f"{run.engine} incremental build", run.incremental_profile))
+            for engine, record in result.engines.items():
+                print("- " + describe(f"{engine} full build", record["full_profile"]))
+                print("- " + describe(f"{engine} incremental build", record["incremental_profile"]))
     for result in results:
         if result.compared_tables is not None:
             print(
