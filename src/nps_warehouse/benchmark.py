@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -124,7 +125,12 @@ def _measure(args: list[str], env: dict[str, str], label: str) -> Step:
     log = Path(env["BENCH_LOG_DIR"]) / f"{label.replace(' ', '_')}.log"
     with log.open("w") as output:
         process = subprocess.Popen(args, cwd=REPO, env=env, stdout=output, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:  # Ctrl-C, or a SIGTERM (see run): stop the measured command too
+            process.terminate()
+            process.wait()
+            raise
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         tail = log.read_text()[-2000:]
@@ -518,6 +524,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # `kill <pid>` of the benchmark stops the command it is measuring as well (see _measure).
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     if args.clv_customers:
         return bench_clv(args.clv_customers)
     args.work.mkdir(parents=True, exist_ok=True)
