@@ -120,7 +120,7 @@ def _load_each(
         for number, raw in enumerate(files, start=1):
             text = folder / f"{number:04d}_{raw.path.stem}.{kind}"
             rows = read_as_text(connection, raw, "delivered")
-            connection.execute(f"copy delivered to '{text}' ({options})")
+            connection.execute(f"copy (select * from delivered) to '{text}' ({options})")
             load(raw, text)
             loaded[raw.table] = loaded.get(raw.table, 0) + rows
             say(f"[{number}/{len(files)}] {raw.path.name}: {rows:,} rows {done} raw.{raw.table}")
