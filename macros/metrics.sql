@@ -182,11 +182,7 @@
     double precision
 {%- endmacro %}
 
-{#-
-    The latest data date: the latest valid order or response date (mart customers, CLV window).
-    Give it the models themselves, not a model's CTEs of them: a CTE that is read twice is
-    stored whole (every column of 100M orders), where this reads one column.
--#}
+{#- The latest data date: the latest valid order or response date (mart customers, CLV window). -#}
 {% macro latest_data_date(orders, responses) -%}
     (
         select max(activity_date)

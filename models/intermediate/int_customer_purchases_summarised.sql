@@ -8,12 +8,16 @@ customers as (
     select * from {{ ref('stg_customers') }}
 ),
 
+responses as (
+    select * from {{ ref('int_survey_responses_categorised') }}
+),
+
 calibration as (
     select
         {% if var('clv_calibration_end') %}
             cast('{{ var("clv_calibration_end") }}' as date)
         {% else %}
-            {{ latest_data_date(ref('stg_orders'), ref('int_survey_responses_categorised')) }}
+            {{ latest_data_date('orders', 'responses') }}
         {% endif %} as calibration_end_date
 ),
 

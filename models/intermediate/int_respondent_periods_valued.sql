@@ -13,7 +13,7 @@ responses as (
 ),
 
 latest as (
-    select {{ latest_data_date(ref('stg_orders'), ref('int_survey_responses_categorised')) }} as latest_data_date
+    select {{ latest_data_date('orders', 'responses') }} as latest_data_date
 ),
 
 respondent_periods as (
@@ -30,31 +30,19 @@ respondent_periods as (
     where has_responded
 ),
 
--- Each answer with the periods of its account's next answer (ties: response_id), one window for
--- every grain: an account's last answer in a period is the one whose next answer lies in a
--- later period, or that has none.
-answers_in_order as (
-    select
-        customer_id,
-        respondent_category,
-        {% for grain in var('period_grains') %}
-            {{ grain }}_start,
-            lead({{ grain }}_start) over (
-                partition by customer_id order by responded_at, response_id
-            ) as next_{{ grain }}_start{% if not loop.last %},{% endif %}
-        {% endfor %}
-    from responses
-),
-
-last_answers as (
+-- Each account's answers per period of every grain, the last one first (ties: response_id).
+ranked_answers as (
     {% for grain in var('period_grains') %}
         select
             customer_id,
             '{{ grain }}' as period_grain,
             {{ grain }}_start as period_start,
-            respondent_category
-        from answers_in_order
-        where next_{{ grain }}_start is null or next_{{ grain }}_start <> {{ grain }}_start
+            respondent_category,
+            row_number() over (
+                partition by customer_id, {{ grain }}_start
+                order by responded_at desc, response_id desc
+            ) as answer_rank
+        from responses
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
@@ -114,7 +102,7 @@ final as (
         respondent_periods.period_end,
         {{ account_category('respondent_periods.score_total', 'respondent_periods.responses') }}
             as account_category,
-        last_answers.respondent_category as last_answer_category,
+        ranked_answers.respondent_category as last_answer_category,
         coalesce(order_windows.revenue_prior_eur, 0) as revenue_prior_12m_eur,
         -- A horizon ending after the latest data date is not in the data yet: null, not zero.
         case
@@ -127,10 +115,11 @@ final as (
         end as is_active_12m_later
     from respondent_periods
     cross join latest
-    inner join last_answers
-        on respondent_periods.customer_id = last_answers.customer_id
-        and respondent_periods.period_grain = last_answers.period_grain
-        and respondent_periods.period_start = last_answers.period_start
+    inner join ranked_answers
+        on respondent_periods.customer_id = ranked_answers.customer_id
+        and respondent_periods.period_grain = ranked_answers.period_grain
+        and respondent_periods.period_start = ranked_answers.period_start
+        and ranked_answers.answer_rank = 1
     left join order_windows
         on respondent_periods.customer_id = order_windows.customer_id
         and respondent_periods.period_grain = order_windows.period_grain

@@ -21,7 +21,7 @@ responses as (
 {% endif %}
 
 latest as (
-    select {{ latest_data_date(ref('stg_orders'), ref('int_survey_responses_categorised')) }} as latest_data_date
+    select {{ latest_data_date('orders', 'responses') }} as latest_data_date
 ),
 
 order_totals as (

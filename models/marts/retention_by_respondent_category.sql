@@ -8,8 +8,16 @@ periods as (
     select * from {{ ref('int_periods_enumerated') }}
 ),
 
+orders as (
+    select * from {{ ref('stg_orders') }}
+),
+
+responses as (
+    select * from {{ ref('int_survey_responses_categorised') }}
+),
+
 latest as (
-    select {{ latest_data_date(ref('stg_orders'), ref('int_survey_responses_categorised')) }} as latest_data_date
+    select {{ latest_data_date('orders', 'responses') }} as latest_data_date
 ),
 
 -- Every account counts in its own segment and in 'All'.
