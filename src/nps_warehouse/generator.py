@@ -126,6 +126,7 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -655,17 +656,29 @@ def _simulate(
     numbering: dict[str, _Numbering],
     log: Log,
 ) -> None:
-    """Orders and responses of the months in ``span`` (chain_from, start, end) into ``con``."""
+    """Orders and responses of the months in ``span`` (chain_from, start, end) into ``con``.
+    A thread inserts a month's rows while numpy draws the next (both release the GIL)."""
     started = time.perf_counter()
-    for i, (month, lo, hi, alive) in enumerate(_steps(pop, churn, *span)):
-        _insert(con, ORDERS, numbering[ORDERS](_draw_orders(pop, alive, rng, month, lo, hi)))
-        responses = _draw_responses(pop, alive, rng, month, lo, hi)
-        _insert(con, RESPONSES, numbering[RESPONSES](responses))
-        if i % 6 == 5:
-            log(
-                f"  simulated to {np.datetime64(hi, 'D')}: {numbering[ORDERS].clean:,} orders, "
-                f"{numbering[RESPONSES].clean:,} responses ({time.perf_counter() - started:.1f} s)"
+    inserted = None
+    with ThreadPoolExecutor(max_workers=1) as inserter:
+        for i, (month, lo, hi, alive) in enumerate(_steps(pop, churn, *span)):
+            orders = numbering[ORDERS](_draw_orders(pop, alive, rng, month, lo, hi))
+            responses = numbering[RESPONSES](_draw_responses(pop, alive, rng, month, lo, hi))
+            if inserted is not None:
+                inserted.result()
+            inserted = inserter.submit(
+                lambda o, r: (_insert(con, ORDERS, o), _insert(con, RESPONSES, r)),
+                orders,
+                responses,
             )
+            if i % 6 == 5:
+                log(
+                    f"  simulated to {np.datetime64(hi, 'D')}: {numbering[ORDERS].clean:,} "
+                    f"orders, {numbering[RESPONSES].clean:,} responses "
+                    f"({time.perf_counter() - started:.1f} s)"
+                )
+        if inserted is not None:
+            inserted.result()
 
 
 def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.SeedSequence]:
@@ -692,7 +705,7 @@ def _id_sql(table: str, width: int) -> str:
     """Clean ids (id > 0) zero-padded to ``width``, dirty ids (id < 0) in the 9xxx range."""
     prefix, _ = _IDS[table]
     return (
-        f"CASE WHEN id > 0 THEN printf('{prefix}%0{width}d', id) "
+        f"CASE WHEN id > 0 THEN '{prefix}' || lpad(CAST(id AS VARCHAR), {width}, '0') "
         f"ELSE printf('{prefix}%d', {9 * 10 ** (width - 1)} - id) END"
     )
 
@@ -706,9 +719,14 @@ def _email_sql(first: str, last: str, num: str) -> str:
     )
 
 
+def _cents_sql(cents: str) -> str:
+    """Whole cents as euros with two decimals (12.30), exact in decimals: 4x faster than printf."""
+    return f"CAST(CAST({cents} AS DECIMAL(18, 0)) * 0.01 AS VARCHAR)"
+
+
 def _clean_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
     """Each column's text of a clean row, from the codes."""
-    customer = f"printf('{_IDS[CUSTOMERS][0]}%0{widths[CUSTOMERS]}d', cust)"
+    customer = f"'{_IDS[CUSTOMERS][0]}' || lpad(CAST(cust AS VARCHAR), {widths[CUSTOMERS]}, '0')"
     if table == CUSTOMERS:
         return {
             "customer_id": _id_sql(CUSTOMERS, widths[CUSTOMERS]),
@@ -718,16 +736,16 @@ def _clean_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
             "contact_email": _email_sql("first", "last", "num"),
             "segment": f"{_list(SEGMENTS)}[segment + 1]",
             "country": f"{_list(COUNTRIES)}[country + 1]",
-            "signup_date": "strftime(DATE '1970-01-01' + CAST(signup AS INTEGER), '%Y-%m-%d')",
+            "signup_date": "CAST(DATE '1970-01-01' + CAST(signup AS INTEGER) AS VARCHAR)",
         }
     if table == ORDERS:
         return {
             "order_id": _id_sql(ORDERS, widths[ORDERS]),
             "customer_id": customer,
-            "order_date": "strftime(DATE '1970-01-01' + CAST(day AS INTEGER), '%Y-%m-%d')",
+            "order_date": "CAST(DATE '1970-01-01' + CAST(day AS INTEGER) AS VARCHAR)",
             "status": f"{_list(STATUSES)}[status + 1]",
-            "amount_eur": "printf('%d.%02d', amount // 100, amount % 100)",
-            "cost_eur": "printf('%d.%02d', cost // 100, cost % 100)",
+            "amount_eur": _cents_sql("amount"),
+            "cost_eur": _cents_sql("cost"),
         }
     pools = " ".join(
         f"WHEN {band + 1} THEN {_list(pool)}[cidx + 1]" for band, pool in enumerate(_COMMENT_POOLS)
@@ -741,7 +759,7 @@ def _clean_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
     return {
         "response_id": _id_sql(RESPONSES, widths[RESPONSES]),
         "customer_id": customer,
-        "responded_at": "strftime(make_timestamp(t * 1000000), '%Y-%m-%d %H:%M:%S')",
+        "responded_at": "CAST(make_timestamp(t * 1000000) AS VARCHAR)",
         "score": "CAST(score AS VARCHAR)",
         "channel": f"{_list(CHANNELS)}[channel + 1]",
         "comment": f"CASE ckind {pools} WHEN 4 THEN {phone} WHEN 5 THEN {mail} ELSE '' END",
