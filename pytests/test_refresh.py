@@ -530,6 +530,23 @@ def test_a_refresh_without_new_data_publishes_identical_marts(warehouse):
     assert mart_checksums(warehouse.serving) == before
 
 
+def test_checksums_read_views_over_the_raw_store_from_any_working_directory(
+    baseline, tmp_path, monkeypatch
+):
+    """The state's staging views read the raw store by a path relative to the state folder
+    (as dbt ran them): the benchmark's comparison of two builds opens them from elsewhere."""
+    state = baseline.state / "active.duckdb"
+    with duckdb.connect(str(state), read_only=True) as connection:
+        relative = connection.execute(
+            "select count(*) from duckdb_views() where sql like '%''../raw_store/%'"
+        ).fetchone()[0]
+    assert relative > 0, "expected a view over the raw store by a relative path"
+    monkeypatch.chdir(tmp_path)
+    checksums = table_checksums(state)
+    assert "staging.stg_erasure_requests" in checksums
+    assert checksums["marts.customers"] == mart_checksums(baseline.serving)["customers"]
+
+
 def test_changed_model_code_is_rebuilt_with_everything_downstream(warehouse, tmp_path):
     """A deploy changes a model: the next refresh rebuilds it and what depends on it, so the
     serving file never holds stale logic. The project is copied and one mart's SQL changed."""

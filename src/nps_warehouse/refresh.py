@@ -421,8 +421,11 @@ def table_checksums(
 ) -> dict[str, str]:
     """An order-independent checksum (row count and summed row hashes, columns by name) of
     every table and view of the given schemas (all when None), keyed schema.table, leaving out
-    the columns named in ignored_columns (e.g. the stamps of the run that computed a row)."""
+    the columns named in ignored_columns (e.g. the stamps of the run that computed a row).
+    Relative paths in views (the raw store's, as dbt wrote them) resolve from path's folder."""
     with duckdb.connect(str(path), read_only=True) as connection:
+        folder = str(path.resolve().parent).replace("'", "''")
+        connection.execute(f"set file_search_path = '{folder}'")
         columns: dict[str, list[str]] = {}
         for schema, table, column in connection.execute(
             "select table_schema, table_name, column_name from information_schema.columns "
