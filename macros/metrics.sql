@@ -170,6 +170,20 @@
     cast({{ expression }} as {{ type_double() }})
 {%- endmacro %}
 
+{#-
+    A sum and a mean of a double column that do not depend on the order in which the rows are
+    added: each value rounded to 12 decimals, added exactly as a decimal(38, 12), the result a
+    double. A plain sum of doubles adds in the order parallel threads meet the rows, and its
+    last digits differed from one build of the same data to the next.
+-#}
+{% macro exact_sum(column) -%}
+    {{ as_double('sum(cast(' ~ column ~ ' as decimal(38, 12)))') }}
+{%- endmacro %}
+
+{% macro exact_mean(column) -%}
+    {{ as_double('avg(cast(' ~ column ~ ' as decimal(38, 12)))') }}
+{%- endmacro %}
+
 {% macro type_double() -%}
     {{ return(adapter.dispatch('type_double', 'nps_warehouse')()) }}
 {%- endmacro %}
