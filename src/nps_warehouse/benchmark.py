@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import platform
 import shutil
@@ -43,9 +42,7 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 
 from tabulate import tabulate
@@ -213,13 +210,24 @@ def compare_builds(first: Path, second: Path) -> tuple[int, list[str]]:
     in a fresh process: DuckDB's memory would stay with this one, and every command started
     after it would report this process's peak as its own (wait4 counts a child's memory from
     the fork; 11.1 GiB for a 2 GiB step after a 100M comparison)."""
-    from nps_warehouse.refresh import STATE_MANIFEST, table_checksums
+    from nps_warehouse.refresh import STATE_MANIFEST
 
-    checksums = partial(table_checksums, ignored_columns=RUN_STAMPS)
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as worker:
-        one, two = worker.map(checksums, (first, second))
+    code = "import sys; from nps_warehouse.benchmark import print_checksums as p; p(sys.argv[1:])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(first), str(second)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark: comparing {first} and {second} failed:\n{done.stderr}")
+    one, two = json.loads(done.stdout)
     names = (one.keys() | two.keys()) - {STATE_MANIFEST}
     return len(names), sorted(name for name in names if one.get(name) != two.get(name))
+
+
+def print_checksums(paths: list[str]) -> None:
+    """compare_builds' fresh process: the files' checksums, run stamps left out, as JSON."""
+    from nps_warehouse.refresh import table_checksums
+
+    print(json.dumps([table_checksums(Path(path), ignored_columns=RUN_STAMPS) for path in paths]))
 
 
 def same_builds(compared: int, differing: list[str]) -> str:

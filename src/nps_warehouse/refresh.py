@@ -426,6 +426,7 @@ def table_checksums(
     with duckdb.connect(str(path), read_only=True) as connection:
         folder = str(path.resolve().parent).replace("'", "''")
         connection.execute(f"set file_search_path = '{folder}'")
+        connection.execute("set enable_progress_bar = false")  # stdout is the caller's
         columns: dict[str, list[str]] = {}
         for schema, table, column in connection.execute(
             "select table_schema, table_name, column_name from information_schema.columns "
