@@ -701,11 +701,16 @@ def _list(values: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(_lit(v) for v in values) + "]"
 
 
+def _padded(number: str, prefix: str, width: int) -> str:
+    """``prefix`` and the number zero-padded to ``width`` digits (C000042)."""
+    return f"'{prefix}' || lpad(CAST({number} AS VARCHAR), {width}, '0')"
+
+
 def _id_sql(table: str, width: int) -> str:
     """Clean ids (id > 0) zero-padded to ``width``, dirty ids (id < 0) in the 9xxx range."""
     prefix, _ = _IDS[table]
     return (
-        f"CASE WHEN id > 0 THEN '{prefix}' || lpad(CAST(id AS VARCHAR), {width}, '0') "
+        f"CASE WHEN id > 0 THEN {_padded('id', prefix, width)} "
         f"ELSE printf('{prefix}%d', {9 * 10 ** (width - 1)} - id) END"
     )
 
@@ -726,7 +731,7 @@ def _cents_sql(cents: str) -> str:
 
 def _clean_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
     """Each column's text of a clean row, from the codes."""
-    customer = f"'{_IDS[CUSTOMERS][0]}' || lpad(CAST(cust AS VARCHAR), {widths[CUSTOMERS]}, '0')"
+    customer = _padded("cust", _IDS[CUSTOMERS][0], widths[CUSTOMERS])
     if table == CUSTOMERS:
         return {
             "customer_id": _id_sql(CUSTOMERS, widths[CUSTOMERS]),
