@@ -1,87 +1,48 @@
 """The one simulation of the raw NPS warehouse data, and its one writer (CSV or Parquet).
 
-A B2B company sells to customers in Germany, Austria and Switzerland. Three raw tables, all
-columns text (missing value = empty CSV field):
+Three raw tables of a B2B company selling in Germany, Austria and Switzerland, all columns text
+(missing value = empty CSV field; columns: ``nps_warehouse.contract``). numpy draws integer codes
+month by month, so memory follows one month's rows, into a scratch DuckDB table; DuckDB formats the
+text while writing the files (``generate``: the seeds as CSV, or Parquet at any size;
+``append_days``: the next days of existing raw files). The same seed and sizes give the same rows in
+either format.
 
-* ``raw_customers``: customer_id, company_name, contact_email, segment, country, signup_date
-* ``raw_orders``: order_id, customer_id, order_date, status, amount_eur, cost_eur
-* ``raw_survey_responses``: response_id, customer_id, responded_at, score, channel, comment
+Model (``numpy.random`` seeded by ``seed``; its parameters are the constants below): customers have
+a segment, country, signup day, company name and ASCII e-mail; each month alive customers churn and
+churned ones reactivate; orders per alive month ~ Poisson(segment rate x activity x seasonality x
+share of the month after signup); an account answers the survey with a monthly probability, with 1 +
+Poisson(contacts) contacts, score = latent satisfaction + noise - churn penalty, some with a German
+comment, a few with personal data. Ids follow signup or time order. ``orders`` / ``responses`` are
+targets: the order rate / answer probability (at most 1 a month) are scaled to them. ``append_days``
+continues from the existing files (valid customers with their order rate, answer probability,
+geometric mean amount and mean score of the last 365 days; alive unless their last order is 3
+expected orders ago), ids after the largest clean id, no dirty rows.
 
-numpy draws integer codes only (days, cents, seconds, indexes into the vocabularies), month by
-month, so memory follows one month's rows; each month goes into a scratch DuckDB table, and
-DuckDB formats the text while writing the files (``generate``: the committed seeds as CSV, or
-Parquet at any size; ``append_days``: the next days of existing raw files). The same seed and
-sizes give the same rows in either format.
-
-Model (``numpy.random`` seeded by ``seed``; vectorised over customers, loops over months only):
-
-* Customers: segment Enterprise/Mid-Market/SMB ~ 20/35/45 %, country DE/AT/CH ~ 60/20/20 %,
-  signup uniform from ~6 months before ``start_date`` to ~6 months before ``end_date``.
-  Customer ids are assigned in signup order. Company names are a surname or an invented word,
-  an industry word and a legal form of the country; e-mails are
-  ``firstname.lastname@<company-slug>.<tld>`` (ASCII, umlauts transliterated).
-* Life: each month alive customers churn with a probability by segment (Enterprise lowest, SMB
-  highest) and churned ones reactivate with a monthly probability.
-* Orders: per alive month ~ Poisson(segment rate x customer activity x seasonality x share of
-  the month after signup), where August and December are weak and March and November strong.
-  The order day is uniform within that part of the month. Status completed/cancelled/returned
-  ~ 90/6/4 %, amount lognormal around the customer's median (segment medians ~9,000 / 2,500 /
-  700 EUR), cost = amount x uniform(0.55, 0.8). Order ids are assigned in date order.
-* Survey responses: each month an alive account answers with probability 1/6 and a churned one
-  with 1/30 (scaled by the share of the month after signup) with 1 + Poisson(contacts by
-  segment) contacts (B2B: several people per account), each at a uniform second of that part of
-  the month. Score = latent customer satisfaction (segment mean, Enterprise happiest) +
-  per-response noise - churn penalty, rounded and clipped to 0..10. About 2 % of the responses
-  are stamped at 23:59:59 on the last day of their month. About 30 % carry a German comment;
-  about 2 % of the comments contain personal data (a person's e-mail address, or name and phone
-  number). Response ids are assigned in time order.
-* ``orders`` / ``responses`` are targets: the expected totals are computed before the draws and
-  the order rate / the probability to answer (at most 1 a month) are scaled to hit them.
-* Appending (``append_days``) continues the same model from the existing files: the valid
-  customers with their segment, country and signup, their order rate and answer probability of
-  the last 365 days, their geometric mean order amount and mean score; alive unless the time
-  since their last order is 3 expected orders long. Ids continue after the largest clean id;
-  no dirty rows.
-
-Dirty rows (``include_dirty``) are listed in ``Generated.dirty`` as
-``DirtyRow(table, row_id, kind, expected)``. ``row_id`` is the raw id as written ("" when the id
-is missing); ``expected`` is ``"staged"`` or the rejection reason the staging models emit. Each
-is derived from a clean source row: "variant" kinds change the source in place and keep its id;
+Dirty rows (``include_dirty``) are listed in ``Generated.dirty`` as ``DirtyRow(table, row_id, kind,
+expected)``: ``row_id`` as written ("" when missing), ``expected`` "staged" or the rejection reason
+the staging models emit. Each derives from a clean source row: "variant" kinds change it in place;
 the others add rows right after it, in a dirty id range (``CUST-9xxxx``, ``ORD-9xxxxxx``,
 ``RSP-9xxxxx``) that clean ids never reach, except the exact duplicate, which repeats the source
-with its id. ``CUST-99999`` (all nines) is never assigned and serves as the unknown customer.
-Sources are spread evenly over a table, the kinds in turn: max(number of kinds, ``DIRTY_RATE``
-of the rows) of them, so every kind appears, in the demo seeds exactly once.
+with its id (only the copy is listed); a conflicting duplicate is two rows. ``CUST-99999`` (all
+nines) is never assigned: the unknown customer. Sources are spread evenly, the kinds in turn,
+max(number of kinds, ``DIRTY_RATE`` of the rows) of them: every kind appears, in the seeds once.
+Each dirty row has one problem; dirty customers have no orders or responses.
 
-``raw_customers``:
-
-========================  ===================================  =====================================
 kind                      example                              expected fate
-========================  ===================================  =====================================
-whitespace_case_variant   id " cust-00007 ", segment           staged
-                          "  enterprise ", country " de"
-                          (in place)
+raw_customers:
+whitespace_case_variant   " cust-00007 ", "  smb ", " de"      staged
 exact_duplicate           identical copy of a clean row        duplicate customer_id (identical row)
-conflicting_duplicate     two rows CUST-90001, segment SMB     conflicting duplicate customer_id
-                          vs Enterprise (two DirtyRows)
+conflicting_duplicate     CUST-90001: SMB vs Enterprise        conflicting duplicate customer_id
 unknown_segment           segment "Startup"                    unknown segment
 unknown_country           country "FR"                         unknown country
 missing_id                customer_id ""                       missing customer_id
 invalid_signup_date       signup_date "31.02.2024"             invalid signup_date
 future_signup_date        signup_date "2031-01-15"             signup_date in the future
-========================  ===================================  =====================================
-
-``raw_orders``:
-
-========================  ===================================  =====================================
-kind                      example                              expected fate
-========================  ===================================  =====================================
-status_variant            status " Completed " (in place)      staged
+raw_orders:
+status_variant            status " Completed "                 staged
 customer_id_variant       customer_id " cust-00003"            staged
-                          (in place)
 exact_duplicate           identical copy of a clean row        duplicate order_id (identical row)
-conflicting_duplicate     two rows ORD-9000001, amount a       conflicting duplicate order_id
-                          vs a + a / 8 (two DirtyRows)
+conflicting_duplicate     ORD-9000001: amount a vs a + a / 8   conflicting duplicate order_id
 unknown_customer          customer_id "CUST-99999"             unknown customer_id
 negative_amount           amount_eur "-250.00"                 negative amount_eur
 invalid_amount            amount_eur "n/a"                     invalid amount_eur
@@ -90,34 +51,21 @@ invalid_order_date        order_date "2025-13-01"              invalid order_dat
 unknown_status            status "pending"                     unknown status
 missing_id                order_id ""                          missing order_id
 negative_cost             cost_eur "-10.00"                    negative cost_eur
-========================  ===================================  =====================================
-
-``raw_survey_responses``:
-
-========================  ===================================  =====================================
-kind                      example                              expected fate
-========================  ===================================  =====================================
-score_whitespace_variant  score " 9 " (in place)               staged
+raw_survey_responses:
+score_whitespace_variant  score " 9 "                          staged
 customer_id_case_variant  customer_id "cust-00004"             staged
-                          (in place)
-pii_comment               copy whose comment holds an          staged
-                          e-mail address
+pii_comment               copy with an e-mail in the comment   staged
 score_too_high            score "11"                           score outside 0..10
 score_negative            score "-1"                           score outside 0..10
 score_not_a_number        score "ten"                          score is not a number
 missing_score             score ""                             missing score
 score_not_whole           score "7.5"                          score is not a whole number
 exact_duplicate           identical copy of a clean row        duplicate response_id (identical row)
-conflicting_duplicate     two rows RSP-900007, score s vs      conflicting duplicate response_id
-                          (s + 5) mod 11 (two DirtyRows)
+conflicting_duplicate     RSP-900007: score s vs (s + 5) % 11  conflicting duplicate response_id
 unknown_customer          customer_id "CUST-99999"             unknown customer_id
 future_responded_at       responded_at "2031-03-01 10:00:00"   responded_at in the future
 invalid_responded_at      responded_at "not a date"            invalid responded_at
 missing_id                response_id ""                       missing response_id
-========================  ===================================  =====================================
-
-Each dirty row has exactly one problem. For an exact duplicate only the added copy is listed
-(the source keeps its fate "staged"). Dirty customers have no orders or responses.
 """
 
 from __future__ import annotations
@@ -224,6 +172,7 @@ _CONFLICT: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
     ORDERS: ("amount", lambda v: v + v // 8),
     RESPONSES: ("score", lambda v: (v + 5) % 11),
 }
+_PII_KIND = list(_DIRTY[RESPONSES]).index("pii_comment") + 1  # its code in the dirty column
 
 
 @dataclass(frozen=True)
@@ -258,10 +207,7 @@ class Generated:
     dirty: list[DirtyRow]
 
 
-# --------------------------------------------------------------------------------------------
 # Model parameters (index order = SEGMENTS / COUNTRIES / STATUSES / CHANNELS)
-# --------------------------------------------------------------------------------------------
-
 _SEGMENT_SHARE = np.array([0.20, 0.35, 0.45])
 _COUNTRY_SHARE = np.array([0.60, 0.20, 0.20])
 _STATUS_SHARE = np.array([0.90, 0.06, 0.04])
@@ -277,7 +223,7 @@ _SEASON = np.array([0.95, 1.0, 1.25, 1.05, 1.0, 0.95, 0.9, 0.6, 1.05, 1.1, 1.3, 
 _AMOUNT_MEDIAN = np.array([9000.0, 2500.0, 700.0])
 _AMOUNT_CUSTOMER_SIGMA = 0.3
 _AMOUNT_ORDER_SIGMA = 0.45
-_COST_SHARE = (0.55, 0.8)
+_COST_SHARE = (0.55, 0.8)  # cost = amount x uniform(low, high)
 
 _RESPOND_P_ALIVE = 1 / 6  # monthly
 _RESPOND_P_CHURNED = 1 / 30
@@ -294,10 +240,7 @@ _MIN_DIRTY_CUSTOMERS = 20
 
 _DAY = 86_400  # seconds
 
-# --------------------------------------------------------------------------------------------
 # Vocabularies
-# --------------------------------------------------------------------------------------------
-
 _FIRST_NAMES: tuple[str, ...] = (
     "Anna", "Lukas", "Jürgen", "Sophie", "Maximilian", "Katharina", "Jörg", "Lena", "Felix",
     "Björn", "Marie", "Tobias", "Sören", "Julia", "Matthias", "Andrea", "Günther", "Sabine",
@@ -338,32 +281,26 @@ _LEGAL_FORMS: dict[str, tuple[tuple[str, float], ...]] = {
     "CH": (("AG", 0.55), ("GmbH", 0.3), ("SA", 0.1), ("Sàrl", 0.05)),
 }
 _PHONE_PREFIX: tuple[str, ...] = ("+49 151 ", "+43 664 ", "+41 79 ")
-
-_COMMENTS_DETRACTOR: tuple[str, ...] = (
-    "Lieferung kam zu spät.",
-    "Der Support reagiert viel zu langsam.",
-    "Zu teuer für das, was geboten wird.",
-    "Mehrfach falsche Rechnungen erhalten.",
-    "Wir überlegen, den Anbieter zu wechseln.",
-    "Die Ware war beschädigt, die Reklamation dauerte Wochen.",
-)
-_COMMENTS_PASSIVE: tuple[str, ...] = (
-    "Im Großen und Ganzen in Ordnung.",
-    "Preis-Leistung passt, Lieferzeiten könnten kürzer sein.",
-    "Solide, aber nichts Besonderes.",
-    "Die Rechnungsstellung ist manchmal unübersichtlich.",
-    "Gut, aber die Dokumentation könnte besser sein.",
-)
-_COMMENTS_PROMOTER: tuple[str, ...] = (
-    "Sehr zufrieden mit der Zusammenarbeit.",
-    "Schnelle Lieferung, top Service!",
-    "Der Support ist kompetent und freundlich.",
-    "Alles bestens, gerne weiter so.",
-    "Zuverlässiger Partner, klare Empfehlung.",
-    "Die neue Funktion spart uns viel Zeit.",
-)
-_PII_PHONE_TEXT = "Bitte um Rückruf: "
-_PII_EMAIL_TEXT = "Rückfragen gerne direkt an "
+# German comments by score band: detractor (0..6), passive (7..8), promoter (9..10).
+_COMMENT_POOLS: tuple[tuple[str, ...], ...] = (
+    (
+        "Lieferung kam zu spät.", "Der Support reagiert viel zu langsam.",
+        "Zu teuer für das, was geboten wird.", "Mehrfach falsche Rechnungen erhalten.",
+        "Wir überlegen, den Anbieter zu wechseln.",
+        "Die Ware war beschädigt, die Reklamation dauerte Wochen.",
+    ),
+    (
+        "Im Großen und Ganzen in Ordnung.",
+        "Preis-Leistung passt, Lieferzeiten könnten kürzer sein.",
+        "Solide, aber nichts Besonderes.", "Die Rechnungsstellung ist manchmal unübersichtlich.",
+        "Gut, aber die Dokumentation könnte besser sein.",
+    ),
+    (
+        "Sehr zufrieden mit der Zusammenarbeit.", "Schnelle Lieferung, top Service!",
+        "Der Support ist kompetent und freundlich.", "Alles bestens, gerne weiter so.",
+        "Zuverlässiger Partner, klare Empfehlung.", "Die neue Funktion spart uns viel Zeit.",
+    ),
+)  # fmt: skip
 
 _TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
@@ -382,13 +319,8 @@ _INDUSTRY_SLUGS: tuple[str, ...] = tuple(_ascii_slug(s) for s in _INDUSTRIES)
 _FIRST_ASCII: tuple[str, ...] = tuple(_ascii_slug(s, ".") for s in _FIRST_NAMES)
 _LAST_ASCII: tuple[str, ...] = tuple(_ascii_slug(s, ".") for s in _LAST_NAMES)
 _LEGAL_VOCAB: tuple[str, ...] = tuple(form for c in COUNTRIES for form, _ in _LEGAL_FORMS[c])
-_COMMENT_POOLS = (_COMMENTS_DETRACTOR, _COMMENTS_PASSIVE, _COMMENTS_PROMOTER)
 if len(set(_STEM_SLUGS)) != len(_STEMS) or len(set(_INDUSTRY_SLUGS)) != len(_INDUSTRIES):
     raise RuntimeError("company vocabulary slugs must be unique")  # pragma: no cover
-
-# --------------------------------------------------------------------------------------------
-# Days, months, ids
-# --------------------------------------------------------------------------------------------
 
 
 def _month(days: np.ndarray | int) -> np.ndarray:
@@ -414,11 +346,6 @@ def _categorical(rng: np.random.Generator, shares: np.ndarray, n: int) -> np.nda
     return np.searchsorted(cum, rng.random(n), side="right")
 
 
-# --------------------------------------------------------------------------------------------
-# The simulation: customers, then month by month their life, orders and survey responses
-# --------------------------------------------------------------------------------------------
-
-
 @dataclass
 class _Population:
     """The customers the months are simulated for (index = position, not id)."""
@@ -431,23 +358,125 @@ class _Population:
     orders: np.ndarray  # orders per alive month at seasonality 1
     amount: np.ndarray  # median order amount, EUR
     latent: np.ndarray  # satisfaction
-    respond_alive: np.ndarray  # probability of answering in a month while alive
-    respond_churned: np.ndarray  # ... while churned
-    contacts: np.ndarray  # extra respondents (Poisson mean) per answering account
+    respond: np.ndarray  # probability of answering in a month: row 0 alive, row 1 churned
+
+    def steps(
+        self, churn: np.random.SeedSequence, span: tuple[int, int, int]
+    ) -> Iterator[tuple[int, int, int, np.ndarray]]:
+        """(month, first day, last day, alive) of each month with days in ``span`` (chain_from,
+        start, end); every month from ``chain_from`` on first churns and reactivates customers."""
+        chain_from, start, end = span
+        rng = np.random.default_rng(churn)
+        alive = self.alive
+        signup_month = _month(self.signup)
+        churn_p, back_p = _CHURN_P[self.segment], _REACTIVATE_P[self.segment]
+        for month in range(int(_month(chain_from)), int(_month(end)) + 1):
+            lo, hi = int(_month_start(month)), int(_month_start(month + 1)) - 1
+            if lo >= chain_from:
+                u = rng.random(alive.size)
+                stays = np.where(alive, u >= churn_p, u < back_p)
+                alive = np.where(signup_month < month, stays, True)
+            if max(lo, start) <= min(hi, end):
+                yield month, max(lo, start), min(hi, end), alive
+
+    def rates(self, alive: np.ndarray, month: int, lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        """Per customer in lo..hi: first order day, expected orders, first answer day, days to
+        answer in, probability to answer."""
+        days_in_month = int(_month_start(month + 1) - _month_start(month))
+        first = np.maximum(self.signup, lo)
+        share = np.clip(hi - first + 1, 0, None) / days_in_month
+        orders = np.where(alive, self.orders * _SEASON[month % 12] * share, 0.0)
+        answer_first = np.maximum(self.signup + 1, lo)
+        days = np.clip(hi - answer_first + 1, 0, None)
+        p = np.where(alive, self.respond[0], self.respond[1]) * days / days_in_month
+        return first, orders, answer_first, days, p
+
+    def expected(
+        self, churn: np.random.SeedSequence, span: tuple[int, int, int]
+    ) -> tuple[float, float]:
+        """Expected orders and responses of the simulation (its life, without the draws)."""
+        orders = responses = 0.0
+        for month, lo, hi, alive in self.steps(churn, span):
+            _, rate, _, _, p = self.rates(alive, month, lo, hi)
+            orders += float(rate.sum())
+            responses += float((p * (1 + _EXTRA_CONTACTS[self.segment])).sum())
+        return orders, responses
+
+    def draw(
+        self, alive: np.ndarray, rng: np.random.Generator, month: int, lo: int, hi: int
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """One month's orders (by day, then customer) and responses (by time, then customer)."""
+        first, rate, answer_first, days, p = self.rates(alive, month, lo, hi)
+        who = np.repeat(np.arange(rate.size), rng.poisson(rate))
+        m = who.size
+        day = first[who] + (rng.random(m) * (hi - first[who] + 1)).astype(np.int64)
+        amount = self.amount[who] * rng.lognormal(0.0, _AMOUNT_ORDER_SIGMA, size=m)
+        cents = np.maximum(np.rint(amount * 100), 100).astype(np.int64)
+        cost = np.rint(cents * rng.uniform(*_COST_SHARE, size=m)).astype(np.int64)
+        orders = {
+            "cust": self.number[who],
+            "day": day.astype(np.int32),
+            "status": _categorical(rng, _STATUS_SHARE, m).astype(np.int8),
+            "amount": cents,
+            "cost": cost,
+        }
+        by_day = np.argsort(day, kind="stable")
+
+        answer = rng.random(p.size) < p
+        contacts = np.where(answer, 1 + rng.poisson(_EXTRA_CONTACTS[self.segment]), 0)
+        who = np.repeat(np.arange(p.size), contacts)
+        m = who.size
+        t = answer_first[who] * _DAY + (rng.random(m) * days[who] * _DAY).astype(np.int64)
+        month_end = int(_month_start(month + 1)) * _DAY - 1
+        t = np.where(
+            (rng.random(m) < _MONTH_END_STAMP_P) & (hi * _DAY + _DAY - 1 == month_end), month_end, t
+        )
+        noise = rng.normal(0.0, _SCORE_RESPONSE_SD, size=m)
+        score = np.clip(
+            np.rint(self.latent[who] + noise - _CHURN_SCORE_PENALTY * ~alive[who]), 0, 10
+        )
+        band = np.where(score <= 6, 0, np.where(score <= 8, 1, 2))
+        sizes = np.array([len(pool) for pool in _COMMENT_POOLS])
+        has_comment = rng.random(m) < _COMMENT_P
+        pii = has_comment & (rng.random(m) < _PII_P)
+        # Comment kind: 0 none, 1..3 a comment of the score band, 4 name and phone, 5 e-mail.
+        ckind = np.where(
+            pii, np.where(rng.random(m) < 0.5, 4, 5), np.where(has_comment, band + 1, 0)
+        )
+        responses = {
+            "cust": self.number[who],
+            "t": t,
+            "score": score.astype(np.int8),
+            "channel": _categorical(rng, _CHANNEL_SHARE, m).astype(np.int8),
+            "ckind": ckind.astype(np.int8),
+            "cidx": (rng.random(m) * sizes[band]).astype(np.int16),
+            "nf": rng.integers(0, len(_FIRST_NAMES), size=m).astype(np.int16),
+            "nl": rng.integers(0, len(_LAST_NAMES), size=m).astype(np.int16),
+            "stem": rng.integers(0, len(_STEMS), size=m).astype(np.int16),
+            "ind": rng.integers(0, len(_INDUSTRIES), size=m).astype(np.int16),
+            "country": self.country[who].astype(np.int8),
+            "phone": rng.integers(1_000_000, 10_000_000, size=m).astype(np.int32),
+        }
+        by_time = np.lexsort((who, t))
+        return {
+            ORDERS: {c: v[by_day] for c, v in orders.items()},
+            RESPONSES: {c: v[by_time] for c, v in responses.items()},
+        }
 
 
-def _customer_codes(
+def _customers(
     n: int, start: int, end: int, rng: np.random.Generator
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], _Population]:
+    """The customers' codes (in signup order) and their population."""
     lo = start - _SIGNUP_LEAD_DAYS
     signup = np.sort(rng.integers(lo, max(end - _SIGNUP_LEAD_DAYS, lo) + 1, size=n))
     segment = _categorical(rng, _SEGMENT_SHARE, n)
     country = _categorical(rng, _COUNTRY_SHARE, n)
-    n_surnames = len(_LAST_NAMES)
+    surnames = len(_LAST_NAMES)
     stem = np.where(
         rng.random(n) >= 0.45,
-        n_surnames + rng.integers(0, len(_STEMS) - n_surnames, size=n),
-        rng.integers(0, n_surnames, size=n),
+        surnames + rng.integers(0, len(_STEMS) - surnames, size=n),
+        rng.integers(0, surnames, size=n),
     )
     ind = rng.integers(0, len(_INDUSTRIES), size=n)
     legal = np.zeros(n, dtype=np.int64)
@@ -457,12 +486,8 @@ def _customer_codes(
         legal[country == c] = offset + _categorical(rng, shares, int((country == c).sum()))
         offset += len(forms)
     # Companies sharing stem and industry are numbered 2, 3, ... (first one: no number).
-    key = stem * len(_INDUSTRIES) + ind
-    order = np.argsort(key, kind="stable")
-    group_start = np.r_[True, key[order][1:] != key[order][:-1]]
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n) - np.maximum.accumulate(np.where(group_start, np.arange(n), 0))
-    return {
+    rank = pd.Series(stem).groupby(stem * len(_INDUSTRIES) + ind).cumcount().to_numpy()
+    codes = {
         "segment": segment,
         "country": country,
         "signup": signup,
@@ -473,111 +498,17 @@ def _customer_codes(
         "first": rng.integers(0, len(_FIRST_NAMES), size=n),
         "last": rng.integers(0, len(_LAST_NAMES), size=n),
     }
-
-
-def _steps(
-    pop: _Population, churn: np.random.SeedSequence, chain_from: int, start: int, end: int
-) -> Iterator[tuple[int, int, int, np.ndarray]]:
-    """(month, first day, last day, alive) of each month with days in start..end; every month
-    that begins on or after ``chain_from`` first churns and reactivates customers."""
-    rng = np.random.default_rng(churn)
-    alive = pop.alive
-    signup_month = _month(pop.signup)
-    for month in range(int(_month(chain_from)), int(_month(end)) + 1):
-        lo, hi = int(_month_start(month)), int(_month_start(month + 1)) - 1
-        if lo >= chain_from:
-            u = rng.random(alive.size)
-            stays = np.where(alive, u >= _CHURN_P[pop.segment], u < _REACTIVATE_P[pop.segment])
-            alive = np.where(signup_month < month, stays, True)
-        if max(lo, start) <= min(hi, end):
-            yield month, max(lo, start), min(hi, end), alive
-
-
-def _month_days(month: int) -> int:
-    return int(_month_start(month + 1) - _month_start(month))
-
-
-def _order_rate(
-    pop: _Population, alive: np.ndarray, month: int, lo: int, hi: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each customer's first possible order day in lo..hi and expected orders there."""
-    first = np.maximum(pop.signup, lo)
-    share = np.clip(hi - first + 1, 0, None) / _month_days(month)
-    return first, np.where(alive, pop.orders * _SEASON[month % 12] * share, 0.0)
-
-
-def _response_rate(
-    pop: _Population, alive: np.ndarray, month: int, lo: int, hi: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each customer's first possible answer day, days to answer in, probability to answer."""
-    first = np.maximum(pop.signup + 1, lo)
-    days = np.clip(hi - first + 1, 0, None)
-    p = np.where(alive, pop.respond_alive, pop.respond_churned) * days / _month_days(month)
-    return first, days, p
-
-
-def _draw_orders(
-    pop: _Population, alive: np.ndarray, rng: np.random.Generator, month: int, lo: int, hi: int
-) -> dict[str, np.ndarray]:
-    first, lam = _order_rate(pop, alive, month, lo, hi)
-    who = np.repeat(np.arange(lam.size), rng.poisson(lam))
-    m = who.size
-    day = first[who] + (rng.random(m) * (hi - first[who] + 1)).astype(np.int64)
-    amount = pop.amount[who] * rng.lognormal(0.0, _AMOUNT_ORDER_SIGMA, size=m)
-    cents = np.maximum(np.rint(amount * 100), 100).astype(np.int64)
-    cost = np.rint(cents * rng.uniform(*_COST_SHARE, size=m)).astype(np.int64)
-    status = _categorical(rng, _STATUS_SHARE, m)
-    order = np.argsort(day, kind="stable")  # by day, then customer
-    return {
-        "cust": pop.number[who][order],
-        "day": day[order].astype(np.int32),
-        "status": status[order].astype(np.int8),
-        "amount": cents[order],
-        "cost": cost[order],
-    }
-
-
-def _draw_responses(
-    pop: _Population, alive: np.ndarray, rng: np.random.Generator, month: int, lo: int, hi: int
-) -> dict[str, np.ndarray]:
-    first, days, p = _response_rate(pop, alive, month, lo, hi)
-    answer = rng.random(p.size) < p
-    who = np.repeat(np.arange(p.size), np.where(answer, 1 + rng.poisson(pop.contacts), 0))
-    m = who.size
-    t = first[who] * _DAY + (rng.random(m) * days[who] * _DAY).astype(np.int64)
-    month_end = int(_month_start(month + 1)) * _DAY - 1
-    t = np.where(
-        (rng.random(m) < _MONTH_END_STAMP_P) & (hi * _DAY + _DAY - 1 == month_end), month_end, t
+    return codes, _Population(
+        number=np.arange(1, n + 1),
+        segment=segment,
+        country=country,
+        signup=signup,
+        alive=np.ones(n, dtype=bool),
+        orders=_ORDER_RATE[segment] * rng.gamma(_ACTIVITY_SHAPE, 1.0 / _ACTIVITY_SHAPE, size=n),
+        amount=_AMOUNT_MEDIAN[segment] * rng.lognormal(0.0, _AMOUNT_CUSTOMER_SIGMA, size=n),
+        latent=_SCORE_MEAN[segment] + rng.normal(0.0, _SCORE_CUSTOMER_SD, size=n),
+        respond=np.repeat([[_RESPOND_P_ALIVE], [_RESPOND_P_CHURNED]], n, axis=1),
     )
-    noise = rng.normal(0.0, _SCORE_RESPONSE_SD, size=m)
-    score = np.clip(np.rint(pop.latent[who] + noise - _CHURN_SCORE_PENALTY * ~alive[who]), 0, 10)
-    band = np.where(score <= 6, 0, np.where(score <= 8, 1, 2))
-    sizes = np.array([len(pool) for pool in _COMMENT_POOLS])
-    has_comment = rng.random(m) < _COMMENT_P
-    pii = has_comment & (rng.random(m) < _PII_P)
-    # Comment kind: 0 none, 1..3 a comment of the score band, 4 name and phone, 5 e-mail.
-    ckind = np.where(pii, np.where(rng.random(m) < 0.5, 4, 5), np.where(has_comment, band + 1, 0))
-    order = np.lexsort((who, t))
-    columns = {
-        "cust": pop.number[who],
-        "t": t,
-        "score": score.astype(np.int8),
-        "channel": _categorical(rng, _CHANNEL_SHARE, m).astype(np.int8),
-        "ckind": ckind.astype(np.int8),
-        "cidx": (rng.random(m) * sizes[band]).astype(np.int16),
-        "nf": rng.integers(0, len(_FIRST_NAMES), size=m).astype(np.int16),
-        "nl": rng.integers(0, len(_LAST_NAMES), size=m).astype(np.int16),
-        "stem": rng.integers(0, len(_STEMS), size=m).astype(np.int16),
-        "ind": rng.integers(0, len(_INDUSTRIES), size=m).astype(np.int16),
-        "country": pop.country[who].astype(np.int8),
-        "phone": rng.integers(1_000_000, 10_000_000, size=m).astype(np.int32),
-    }
-    return {c: v[order] for c, v in columns.items()}
-
-
-# --------------------------------------------------------------------------------------------
-# Ids and dirty rows
-# --------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -602,7 +533,6 @@ class _Numbering:
             [1] + [1 if "variant" in k else 3 if "conflicting" in k else 2 for k in kinds]
         )
         self.same_id = np.array([True] + [k == "exact_duplicate" for k in kinds])
-        self.pii = kinds.index("pii_comment") + 1 if "pii_comment" in kinds else -1
 
     def __call__(self, codes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         m = len(next(iter(codes.values())))
@@ -620,7 +550,7 @@ class _Numbering:
         out[column] = np.where(position == 2, change(out[column]), out[column])
         dirty = np.where((position > 0) | (copies[row] == 1), kind, 0)
         if self.table == RESPONSES:
-            out["ckind"] = np.where(dirty == self.pii, 5, out["ckind"]).astype(np.int8)
+            out["ckind"] = np.where(dirty == _PII_KIND, 5, out["ckind"]).astype(np.int8)
         out["id"] = np.where((position > 0) & ~self.same_id[kind], -dirty_id, self.clean + row + 1)
         out["dirty"] = dirty.astype(np.int8)
         self.clean += m
@@ -628,23 +558,13 @@ class _Numbering:
         return out
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, codes: dict[str, np.ndarray]) -> None:
-    con.register("chunk", pd.DataFrame(codes, copy=False))
-    con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS FROM chunk LIMIT 0")
-    con.execute(f"INSERT INTO {table} FROM chunk")
-    con.unregister("chunk")
-
-
-def _expected(
-    pop: _Population, churn: np.random.SeedSequence, chain_from: int, start: int, end: int
-) -> tuple[float, float]:
-    """Expected orders and responses of the simulation (its life, without the draws)."""
-    orders = responses = 0.0
-    for month, lo, hi, alive in _steps(pop, churn, chain_from, start, end):
-        orders += float(_order_rate(pop, alive, month, lo, hi)[1].sum())
-        p = _response_rate(pop, alive, month, lo, hi)[2]
-        responses += float((p * (1 + pop.contacts)).sum())
-    return orders, responses
+def _insert(con: duckdb.DuckDBPyConnection, chunks: dict[str, dict[str, np.ndarray]]) -> None:
+    """Append each table's codes to its scratch table (created by its first chunk)."""
+    for table, codes in chunks.items():
+        con.register("chunk", pd.DataFrame(codes, copy=False))
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS FROM chunk LIMIT 0")
+        con.execute(f"INSERT INTO {table} FROM chunk")
+        con.unregister("chunk")
 
 
 def _simulate(
@@ -659,26 +579,20 @@ def _simulate(
     """Orders and responses of the months in ``span`` (chain_from, start, end) into ``con``.
     A thread inserts a month's rows while numpy draws the next (both release the GIL)."""
     started = time.perf_counter()
-    inserted = None
     with ThreadPoolExecutor(max_workers=1) as inserter:
-        for i, (month, lo, hi, alive) in enumerate(_steps(pop, churn, *span)):
-            orders = numbering[ORDERS](_draw_orders(pop, alive, rng, month, lo, hi))
-            responses = numbering[RESPONSES](_draw_responses(pop, alive, rng, month, lo, hi))
-            if inserted is not None:
-                inserted.result()
-            inserted = inserter.submit(
-                lambda o, r: (_insert(con, ORDERS, o), _insert(con, RESPONSES, r)),
-                orders,
-                responses,
-            )
+        inserted = inserter.submit(lambda: None)
+        for i, (month, lo, hi, alive) in enumerate(pop.steps(churn, span)):
+            drawn = pop.draw(alive, rng, month, lo, hi)
+            chunks = {table: numbering[table](codes) for table, codes in drawn.items()}
+            inserted.result()
+            inserted = inserter.submit(_insert, con, chunks)
             if i % 6 == 5:
                 log(
                     f"  simulated to {np.datetime64(hi, 'D')}: {numbering[ORDERS].clean:,} "
                     f"orders, {numbering[RESPONSES].clean:,} responses "
                     f"({time.perf_counter() - started:.1f} s)"
                 )
-        if inserted is not None:
-            inserted.result()
+        inserted.result()
 
 
 def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.SeedSequence]:
@@ -687,101 +601,88 @@ def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.ra
     return np.random.default_rng(customers), np.random.default_rng(draws), churn
 
 
-# --------------------------------------------------------------------------------------------
-# The writer: DuckDB formats the codes as the raw text and writes CSV or Parquet
-# --------------------------------------------------------------------------------------------
-
-
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
 def _list(values: tuple[str, ...] | list[str]) -> str:
-    """A DuckDB list literal; index it 1-based: ``[...][code + 1]``."""
     return "[" + ", ".join(_lit(v) for v in values) + "]"
 
 
-def _padded(number: str, prefix: str, width: int) -> str:
-    """``prefix`` and the number zero-padded to ``width`` digits (C000042)."""
-    return f"'{prefix}' || lpad(CAST({number} AS VARCHAR), {width}, '0')"
+def _pick(values: tuple[str, ...], code: str) -> str:
+    """The text of the 0-based ``code`` in ``values``."""
+    return f"{_list(values)}[{code} + 1]"
 
 
-def _id_sql(table: str, width: int) -> str:
-    """Clean ids (id > 0) zero-padded to ``width``, dirty ids (id < 0) in the 9xxx range."""
+def _id_sql(table: str, width: int, number: str = "id") -> str:
+    """Clean ids (>= 0) zero-padded to ``width`` digits, dirty ids (< 0) in the 9xxx range."""
     prefix, _ = _IDS[table]
     return (
-        f"CASE WHEN id > 0 THEN {_padded('id', prefix, width)} "
-        f"ELSE printf('{prefix}%d', {9 * 10 ** (width - 1)} - id) END"
+        f"CASE WHEN {number} >= 0 THEN '{prefix}' || lpad(CAST({number} AS VARCHAR), {width}, '0') "
+        f"ELSE printf('{prefix}%d', {9 * 10 ** (width - 1)} - {number}) END"
     )
 
 
 def _email_sql(first: str, last: str, num: str) -> str:
     return (
-        f"{_list(_FIRST_ASCII)}[{first} + 1] || '.' || {_list(_LAST_ASCII)}[{last} + 1] || '@' "
-        f"|| {_list(_STEM_SLUGS)}[stem + 1] || '-' || {_list(_INDUSTRY_SLUGS)}[ind + 1] "
+        f"{_pick(_FIRST_ASCII, first)} || '.' || {_pick(_LAST_ASCII, last)} || '@' "
+        f"|| {_pick(_STEM_SLUGS, 'stem')} || '-' || {_pick(_INDUSTRY_SLUGS, 'ind')} "
         f"|| CASE WHEN {num} > 0 THEN '-' || {num} ELSE '' END || '.' "
-        f"|| {_list(tuple(c.lower() for c in COUNTRIES))}[country + 1]"
+        f"|| {_pick(tuple(c.lower() for c in COUNTRIES), 'country')}"
     )
-
-
-def _cents_sql(cents: str) -> str:
-    """Whole cents as euros with two decimals (12.30), exact in decimals: 4x faster than printf."""
-    return f"CAST(CAST({cents} AS DECIMAL(18, 0)) * 0.01 AS VARCHAR)"
-
-
-def _clean_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
-    """Each column's text of a clean row, from the codes."""
-    customer = _padded("cust", _IDS[CUSTOMERS][0], widths[CUSTOMERS])
-    if table == CUSTOMERS:
-        return {
-            "customer_id": _id_sql(CUSTOMERS, widths[CUSTOMERS]),
-            "company_name": f"{_list(_STEMS)}[stem + 1] || ' ' || {_list(_INDUSTRIES)}[ind + 1] "
-            f"|| CASE WHEN num > 0 THEN ' ' || num ELSE '' END "
-            f"|| ' ' || {_list(_LEGAL_VOCAB)}[legal + 1]",
-            "contact_email": _email_sql("first", "last", "num"),
-            "segment": f"{_list(SEGMENTS)}[segment + 1]",
-            "country": f"{_list(COUNTRIES)}[country + 1]",
-            "signup_date": "CAST(DATE '1970-01-01' + CAST(signup AS INTEGER) AS VARCHAR)",
-        }
-    if table == ORDERS:
-        return {
-            "order_id": _id_sql(ORDERS, widths[ORDERS]),
-            "customer_id": customer,
-            "order_date": "CAST(DATE '1970-01-01' + CAST(day AS INTEGER) AS VARCHAR)",
-            "status": f"{_list(STATUSES)}[status + 1]",
-            "amount_eur": _cents_sql("amount"),
-            "cost_eur": _cents_sql("cost"),
-        }
-    pools = " ".join(
-        f"WHEN {band + 1} THEN {_list(pool)}[cidx + 1]" for band, pool in enumerate(_COMMENT_POOLS)
-    )
-    phone = (
-        f"{_lit(_PII_PHONE_TEXT)} || {_list(_FIRST_NAMES)}[nf + 1] || ' ' "
-        f"|| {_list(_LAST_NAMES)}[nl + 1] || ', Tel. ' || {_list(_PHONE_PREFIX)}[country + 1] "
-        "|| phone"
-    )
-    mail = f"{_lit(_PII_EMAIL_TEXT)} || {_email_sql('nf', 'nl', '0')}"
-    return {
-        "response_id": _id_sql(RESPONSES, widths[RESPONSES]),
-        "customer_id": customer,
-        "responded_at": "CAST(make_timestamp(t * 1000000) AS VARCHAR)",
-        "score": "CAST(score AS VARCHAR)",
-        "channel": f"{_list(CHANNELS)}[channel + 1]",
-        "comment": f"CASE ckind {pools} WHEN 4 THEN {phone} WHEN 5 THEN {mail} ELSE '' END",
-    }
 
 
 def _columns_sql(table: str, widths: dict[str, int]) -> dict[str, str]:
-    """Each column's text, dirty kinds included."""
+    """Each column's text from the codes, dirty kinds included."""
+    day = "CAST(DATE '1970-01-01' + CAST({} AS INTEGER) AS VARCHAR)"
+    # Whole cents as euros with two decimals (12.30), exact in decimals: 4x faster than printf.
+    cents = "CAST(CAST({} AS DECIMAL(18, 0)) * 0.01 AS VARCHAR)"
+    customer = _id_sql(CUSTOMERS, widths[CUSTOMERS], "cust")
+    pools = " ".join(
+        f"WHEN {band + 1} THEN {_pick(pool, 'cidx')}" for band, pool in enumerate(_COMMENT_POOLS)
+    )
+    phone = (
+        f"'Bitte um Rückruf: ' || {_pick(_FIRST_NAMES, 'nf')} || ' ' || {_pick(_LAST_NAMES, 'nl')}"
+        f" || ', Tel. ' || {_pick(_PHONE_PREFIX, 'country')} || phone"
+    )
+    mail = f"'Rückfragen gerne direkt an ' || {_email_sql('nf', 'nl', '0')}"
+    clean = {
+        CUSTOMERS: {
+            "customer_id": _id_sql(CUSTOMERS, widths[CUSTOMERS]),
+            "company_name": f"{_pick(_STEMS, 'stem')} || ' ' || {_pick(_INDUSTRIES, 'ind')} "
+            f"|| CASE WHEN num > 0 THEN ' ' || num ELSE '' END || ' ' "
+            f"|| {_pick(_LEGAL_VOCAB, 'legal')}",
+            "contact_email": _email_sql("first", "last", "num"),
+            "segment": _pick(SEGMENTS, "segment"),
+            "country": _pick(COUNTRIES, "country"),
+            "signup_date": day.format("signup"),
+        },
+        ORDERS: {
+            "order_id": _id_sql(ORDERS, widths[ORDERS]),
+            "customer_id": customer,
+            "order_date": day.format("day"),
+            "status": _pick(STATUSES, "status"),
+            "amount_eur": cents.format("amount"),
+            "cost_eur": cents.format("cost"),
+        },
+        RESPONSES: {
+            "response_id": _id_sql(RESPONSES, widths[RESPONSES]),
+            "customer_id": customer,
+            "responded_at": "CAST(make_timestamp(t * 1000000) AS VARCHAR)",
+            "score": "CAST(score AS VARCHAR)",
+            "channel": _pick(CHANNELS, "channel"),
+            "comment": f"CASE ckind {pools} WHEN 4 THEN {phone} WHEN 5 THEN {mail} ELSE '' END",
+        },
+    }[table]
     unknown = _lit(_IDS[CUSTOMERS][0] + "9" * widths[CUSTOMERS])
     columns = {}
-    for column, clean in _clean_sql(table, widths).items():
+    for column, sql in clean.items():
         whens = [
-            f"WHEN {code} THEN " + changes[column].format(c=clean, unknown=unknown)
+            f"WHEN {code} THEN " + changes[column].format(c=sql, unknown=unknown)
             for code, (_, changes) in enumerate(_DIRTY[table].values(), start=1)
             if column in changes
         ]
-        columns[column] = f"CASE dirty {' '.join(whens)} ELSE {clean} END" if whens else clean
+        columns[column] = f"CASE dirty {' '.join(whens)} ELSE {sql} END" if whens else sql
     return columns
 
 
@@ -801,11 +702,6 @@ def _write(
     (rows,) = con.execute(f"SELECT count(*) FROM {table}").fetchone()
     log(f"  {table}: {rows:,} rows -> {path} ({time.perf_counter() - started:.1f} s)")
     return rows
-
-
-# --------------------------------------------------------------------------------------------
-# Generate
-# --------------------------------------------------------------------------------------------
 
 
 def _check(fmt: str, **counts: int | None) -> None:
@@ -833,31 +729,14 @@ def generate(
     n = config.customers
     start, end = ((d - date(1970, 1, 1)).days for d in (config.start_date, config.end_date))
     customers_rng, rng, churn = _streams(config.seed)
-    codes = _customer_codes(n, start, end, customers_rng)
-    segment = codes["segment"]
-    pop = _Population(
-        number=np.arange(1, n + 1),
-        segment=segment,
-        country=codes["country"],
-        signup=codes["signup"],
-        alive=np.ones(n, dtype=bool),
-        orders=_ORDER_RATE[segment]
-        * customers_rng.gamma(_ACTIVITY_SHAPE, 1.0 / _ACTIVITY_SHAPE, size=n),
-        amount=_AMOUNT_MEDIAN[segment]
-        * customers_rng.lognormal(0.0, _AMOUNT_CUSTOMER_SIGMA, size=n),
-        latent=_SCORE_MEAN[segment] + customers_rng.normal(0.0, _SCORE_CUSTOMER_SD, size=n),
-        respond_alive=np.full(n, _RESPOND_P_ALIVE),
-        respond_churned=np.full(n, _RESPOND_P_CHURNED),
-        contacts=_EXTRA_CONTACTS[segment],
-    )
-    span = (int(_month_start(_month(codes["signup"][0]))), start, end)
-    orders, responses = _expected(pop, churn, *span)
+    codes, pop = _customers(n, start, end, customers_rng)
+    span = (int(_month_start(_month(pop.signup[0]))), start, end)
+    orders, responses = pop.expected(churn, span)
     if config.orders and orders > 0:
         pop.orders = pop.orders * config.orders / orders
         orders = float(config.orders)
     if config.responses and responses > 0:
-        pop.respond_alive = np.minimum(pop.respond_alive * config.responses / responses, 1.0)
-        pop.respond_churned = np.minimum(pop.respond_churned * config.responses / responses, 1.0)
+        pop.respond = np.minimum(pop.respond * config.responses / responses, 1.0)
         responses = float(config.responses)
     log(
         f"generating {n:,} customers, ~{round(orders):,} orders, ~{round(responses):,} "
@@ -867,13 +746,10 @@ def generate(
         table: _Numbering(table, expected, config.include_dirty)
         for table, expected in ((CUSTOMERS, n), (ORDERS, orders), (RESPONSES, responses))
     }
-    with (
-        tempfile.TemporaryDirectory(dir=out) as scratch,
-        duckdb.connect() as con,
-    ):
+    with tempfile.TemporaryDirectory(dir=out) as scratch, duckdb.connect() as con:
         con.execute(f"SET temp_directory = {_lit(scratch)}")
         con.execute("SET memory_limit = '2GB'")
-        _insert(con, CUSTOMERS, numbering[CUSTOMERS](codes))
+        _insert(con, {CUSTOMERS: numbering[CUSTOMERS](codes)})
         _simulate(con, pop, rng, churn, span, numbering, log)
         widths = {
             table: _id_width(numbering[table].clean, least) for table, (_, least) in _IDS.items()
@@ -896,24 +772,18 @@ def generate(
     return Generated(paths=paths, rows=rows, dirty=dirty)
 
 
-# --------------------------------------------------------------------------------------------
-# Append the next N days
-# --------------------------------------------------------------------------------------------
-
-
 def _scan(out: Path, table: str) -> str:
     """SQL source of every raw file of ``table`` in ``out`` (Parquet and CSV), all text."""
-    columns = ", ".join(TABLE_COLUMNS[table])
-    parts = []
-    parquet = sorted(str(p) for p in out.glob(f"{table}*.parquet"))
-    csv = sorted(str(p) for p in out.glob(f"{table}*.csv"))
-    if parquet:
-        parts.append(f"SELECT {columns} FROM read_parquet({_list(parquet)}, union_by_name = true)")
-    if csv:
-        parts.append(
-            f"SELECT {columns} FROM read_csv({_list(csv)}, all_varchar = true, header = true, "
-            "delim = ',', quote = '\"', union_by_name = true)"
-        )
+    reads = {
+        "parquet": "read_parquet({}, union_by_name = true)",
+        "csv": "read_csv({}, all_varchar = true, header = true, delim = ',', quote = '\"', "
+        "union_by_name = true)",
+    }
+    parts = [
+        f"SELECT {', '.join(TABLE_COLUMNS[table])} FROM " + read.format(_list(files))
+        for ext, read in reads.items()
+        if (files := sorted(str(p) for p in out.glob(f"{table}*.{ext}")))
+    ]
     if not parts:
         raise FileNotFoundError(f"no {table}*.parquet or {table}*.csv in {out}")
     return "(" + " UNION ALL ".join(parts) + ")"
@@ -925,16 +795,12 @@ def _clean_rows(out: Path, table: str) -> str:
     key, _, when = TABLE_COLUMNS[table][:3]
     prefix, _ = _IDS[table]
     return f"""(
-        SELECT * FROM (
-            SELECT
-                CAST(regexp_extract({key}, '^{prefix}([0-8][0-9]*)$', 1) AS BIGINT) AS number,
-                length({key}) - {len(prefix)} AS width,
-                CAST(try_cast({when} AS TIMESTAMP) AS DATE) - DATE '1970-01-01' AS day,
-                upper(trim(customer_id)) AS cust,
-                *
-            FROM {_scan(out, table)}
-            WHERE regexp_full_match({key}, '{prefix}[0-8][0-9]*')
-        ) WHERE day IS NOT NULL
+        SELECT CAST(regexp_extract({key}, '^{prefix}([0-8][0-9]*)$', 1) AS BIGINT) AS number,
+            length({key}) - {len(prefix)} AS width,
+            CAST(try_cast({when} AS TIMESTAMP) AS DATE) - DATE '1970-01-01' AS day,
+            upper(trim(customer_id)) AS cust, *
+        FROM {_scan(out, table)}
+        WHERE regexp_full_match({key}, '{prefix}[0-8][0-9]*') AND day IS NOT NULL
     )"""
 
 
@@ -955,47 +821,38 @@ def _history(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[_Population, di
     prefix, _ = _IDS[CUSTOMERS]
     found = con.execute(
         f"""
-        WITH raw AS (
-            SELECT *, upper(trim(customer_id)) AS cust, count(*) OVER (
-                PARTITION BY upper(trim(customer_id))
-            ) AS copies
-            FROM {_scan(out, CUSTOMERS)}
-        ),
-        customers AS (
-            SELECT
-                cust,
-                CAST(substr(cust, {len(prefix) + 1}) AS BIGINT) AS number,
+        WITH customers AS (
+            SELECT cust, CAST(substr(cust, {len(prefix) + 1}) AS BIGINT) AS number,
                 length(cust) - {len(prefix)} AS width,
                 list_position({_list(SEGMENTS)}, segment) - 1 AS segment,
                 list_position({_list(COUNTRIES)}, country) - 1 AS country,
                 try_cast(signup_date AS DATE) - DATE '1970-01-01' AS signup
-            FROM raw
+            FROM (
+                SELECT *, upper(trim(customer_id)) AS cust,
+                    count(*) OVER (PARTITION BY upper(trim(customer_id))) AS copies
+                FROM {_scan(out, CUSTOMERS)}
+            )
             WHERE copies = 1 AND regexp_full_match(cust, '{prefix}[0-8][0-9]*')
                 AND segment IN {SEGMENTS} AND country IN {COUNTRIES}
                 AND try_cast(signup_date AS DATE) - DATE '1970-01-01' <= {day}
         ),
         orders AS (
             SELECT cust, count(*) FILTER ({year}) AS recent, max(day) AS last_order,
-                avg(ln(try_cast(amount_eur AS DOUBLE))) FILTER (
-                    try_cast(amount_eur AS DOUBLE) > 0
-                ) AS log_amount
-            FROM {_clean_rows(out, ORDERS)} GROUP BY cust
+                avg(ln(eur)) FILTER (eur > 0) AS log_amount
+            FROM (SELECT *, try_cast(amount_eur AS DOUBLE) AS eur FROM {_clean_rows(out, ORDERS)})
+            GROUP BY cust
         ),
         responses AS (
             SELECT cust, count(*) FILTER ({year}) AS recent,
-                avg(try_cast(score AS INTEGER)) FILTER (
-                    try_cast(score AS INTEGER) BETWEEN 0 AND 10
-                ) AS score
-            FROM {_clean_rows(out, RESPONSES)} GROUP BY cust
+                avg(s) FILTER (s BETWEEN 0 AND 10) AS score
+            FROM (SELECT *, try_cast(score AS INTEGER) AS s FROM {_clean_rows(out, RESPONSES)})
+            GROUP BY cust
         )
-        SELECT
-            c.number, c.width, c.segment, c.country, c.signup,
+        SELECT c.number, c.width, c.segment, c.country, c.signup,
             coalesce(o.recent, 0) AS orders, coalesce(o.last_order, c.signup) AS last_order,
             coalesce(o.log_amount, 'NaN') AS log_amount, coalesce(r.recent, 0) AS responses,
             coalesce(r.score, 'NaN') AS score
-        FROM customers AS c
-        LEFT JOIN orders AS o USING (cust)
-        LEFT JOIN responses AS r USING (cust)
+        FROM customers AS c LEFT JOIN orders AS o USING (cust) LEFT JOIN responses AS r USING (cust)
         ORDER BY c.number
         """
     ).fetchnumpy()
@@ -1016,9 +873,7 @@ def _history(con: duckdb.DuckDBPyConnection, out: Path) -> tuple[_Population, di
             np.isnan(found["log_amount"]), _AMOUNT_MEDIAN[segment], np.exp(found["log_amount"])
         ),
         latent=np.where(np.isnan(found["score"]), _SCORE_MEAN[segment], found["score"]),
-        respond_alive=respond,
-        respond_churned=respond,
-        contacts=_EXTRA_CONTACTS[segment],
+        respond=np.array([respond, respond]),
     )
     ids[CUSTOMERS] = (0, int(found["width"].max()))
     return pop, ids, day
