@@ -1,33 +1,19 @@
 """Benchmark: the scheduler's path, `nps-warehouse refresh`, at 1M, 10M and 100M orders (a
-script, not a test).
+script, not a test; its figures and findings are in docs/benchmarks.md).
 
-Per size (orders; customers and responses in the demo data's proportions) it generates the
-raw data as Parquet, then measures, each in its own process, wall time and peak memory (max
-RSS from wait4):
-
-- full refresh: a new warehouse takes the generated data in as its first delivery (intake into
-  the raw store, `dbt build --full-refresh` on the candidate state with every data test, the
-  Great Expectations suites, publish); its step times and dbt's profile (model and test node
-  seconds, the slowest nodes) come from the refresh's own records;
-- determinism (--second-build, on by default): a second full refresh over a copy of the same
-  raw store, into another state; every table and view of the two states must have the same
-  checksum (the columns that stamp the run that computed a row left out), else exit 1;
-- one day: the generator's next day after the data, delivered to an incremental refresh
-  (every gate included).
-
-From 50M orders on it runs with DUCKDB_MEMORY_LIMIT=14GB and DBT_THREADS=1 (LARGE_SETTINGS)
-unless the environment sets them: the profile's defaults fill the disk there. Each size's line
-names the settings it ran with. It prints one table with the ratios measured in the same run,
-where the time goes at the largest size, and writes the figures as JSON. Run it on an
-otherwise idle machine:
+Per size (customers and responses in the demo data's proportions; LARGE_SETTINGS from
+LARGE_ORDERS on) it generates the raw data as Parquet, then measures each command in its own
+process (wall time, peak RSS from wait4): a full refresh of a new warehouse (intake, dbt build
+with every data test, the Great Expectations suites, publish; step times and dbt's profile from
+the refresh's own records); with --second-build, a second full refresh over a copy of the raw
+store, whose tables and views must all have the same checksums (run stamps left out), else exit
+1; then one-day incremental refreshes with the generator's next days. With --engines, PostgreSQL
+(database nps_bench) and Spark (SPARK_DIR under the work folder) load the same rows and build in
+full and incrementally, a second table gives their ratios to DuckDB, and every mart must be
+equal on every engine (compare-engines). It prints a table of the sizes with their ratios and
+where the time goes at the largest, and writes results.json. Run it on an otherwise idle machine:
 
     nps-warehouse benchmark --sizes 1000000 10000000 100000000 --work /tmp/nps-bench
-
-With --engines postgres spark, the same raw rows also go into PostgreSQL (database nps_bench)
-and Spark (SPARK_DIR under the work folder), each gets a full build and, after the same day,
-an incremental build, and a second table gives their times and ratios to DuckDB's refreshes;
-at the end every mart must be equal on every engine (compare-engines against the serving file):
-
     nps-warehouse benchmark --sizes 1000000 --engines postgres spark
 """
 
@@ -44,6 +30,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from tabulate import tabulate
 
@@ -200,7 +187,10 @@ def describe(label: str, spent: dict) -> str:
     )
 
 
-def _cli(*args: str) -> list[str]:
+def _cli(*args: str, **options: object) -> list[str]:
+    """An nps-warehouse command line: args, then each option as --name value."""
+    for name, value in options.items():
+        args += (f"--{name.replace('_', '-')}", str(value))
     return [str(BIN / "nps-warehouse"), *args]
 
 
@@ -235,36 +225,27 @@ def same_builds(compared: int, differing: list[str]) -> str:
     return f"{compared} tables and views compared, {outcome}"
 
 
-def next_day(raw: Path, delivery: Path, env: dict[str, str]) -> None:
+def next_day(raw: Path, delivery: Path, env: dict[str, str]) -> Path:
     """The generator's next day after the raw files (earlier appended days included), copied
-    into its own delivery folder."""
+    into its own delivery folder (returned)."""
     before = set(raw.iterdir())
-    _measure(
-        _cli("generate", "--append-days", "1", "--format", "parquet", "--out", str(raw)),
-        env,
-        f"generate the day for {delivery.name}",
-    )
+    command = _cli("generate", append_days=1, format="parquet", out=raw)
+    _measure(command, env, f"generate the day for {delivery.name}")
     delivery.mkdir(exist_ok=True)
     for path in set(raw.iterdir()) - before:
         shutil.copy(path, delivery / path.name)
+    return delivery
 
 
-def _refresh(warehouse: Path, env: dict[str, str], label: str, *args: str) -> tuple[Step, dict]:
-    """One `nps-warehouse refresh` of the warehouse folder: its Step and its own record."""
-    step = _measure(
-        _cli(
-            "refresh",
-            "--serving",
-            str(warehouse / "analytics.duckdb"),
-            "--state",
-            str(warehouse / "state"),
-            "--raw-store",
-            str(warehouse / "raw_store"),
-            *args,
-        ),
-        env,
-        label,
-    )
+def _refresh(
+    warehouse: Path, env: dict[str, str], label: str, new_data: Path | None = None
+) -> tuple[Step, dict]:
+    """One `nps-warehouse refresh` of the warehouse folder (with new data, else in full): its
+    Step and its own record."""
+    folders = {name: warehouse / name for name in ("state", "raw_store")}
+    command = _cli("refresh", serving=warehouse / "analytics.duckdb", **folders)
+    extra = ["--new-data", str(new_data)] if new_data else ["--full-refresh"]
+    step = _measure(command + extra, env, label)
     return step, json.loads((warehouse / "state" / "target" / "refresh.json").read_text())
 
 
@@ -291,9 +272,8 @@ def bench_size(
     responses = round(orders * RESPONSES_PER_ORDER)
     folder = work / f"orders_{orders}"
     shutil.rmtree(folder, ignore_errors=True)
-    raw, delivery, logs = folder / "raw", folder / "delivery", folder / "logs"
-    warehouse, twin = folder / "warehouse", folder / "twin"
-    for path in (raw, delivery, logs, warehouse):
+    raw, logs, warehouse, twin = (folder / name for name in ("raw", "logs", "warehouse", "twin"))
+    for path in (raw, logs, warehouse):
         path.mkdir(parents=True)
     env = {
         **size_environment(orders, env),
@@ -306,92 +286,54 @@ def bench_size(
         f"{orders:,} orders ({customers:,} customers, {responses:,} responses); {settings}",
         flush=True,
     )
-    generate = _measure(
-        _cli(
-            "generate",
-            "--format",
-            "parquet",
-            "--out",
-            str(raw),
-            "--customers",
-            str(customers),
-            "--orders",
-            str(orders),
-            "--responses",
-            str(responses),
-        ),
-        env,
-        "generate",
+    counts = {"customers": customers, "orders": orders, "responses": responses}
+    # SizeResult's fields, filled in as they are measured
+    result: dict[str, Any] = {**counts, "engines": {engine: {} for engine in engines}}
+    result["generate"] = _measure(
+        _cli("generate", format="parquet", out=raw, **counts), env, "generate"
     )
-    results = warehouse / "state" / "target" / "build_run_results.json"
-    full, full_record = _refresh(warehouse, env, "full refresh", "--new-data", str(raw))
-    full_profile = profile(results, logs / "full_refresh_run_results.json")
-    compared, differing = None, None
+    run_results = warehouse / "state" / "target" / "build_run_results.json"
+    result["full"], result["full_record"] = _refresh(warehouse, env, "full refresh", raw)
+    result["full_profile"] = profile(run_results, logs / "full_refresh_run_results.json")
     if second_build:
         twin.mkdir()
         shutil.copytree(warehouse / "raw_store", twin / "raw_store")
-        _refresh(twin, env, "second full refresh", "--full-refresh")
+        _refresh(twin, env, "second full refresh")
         compared, differing = compare_builds(
             warehouse / "state" / "active.duckdb", twin / "state" / "active.duckdb"
         )
         print(f"  two full refreshes: {same_builds(compared, differing)}", flush=True)
+        result["compared_tables"], result["differing_tables"] = compared, differing
         shutil.rmtree(twin)
-    runs: dict[str, dict] = {engine: {} for engine in engines}
-    for engine, record in runs.items():
-        record["load"] = _measure(
-            _cli("load", str(raw), "--replace", "--engine", engine), env, f"{engine} load"
-        )
+    for engine, record in result["engines"].items():
+        command = _cli("load", str(raw), "--replace", engine=engine)
+        record["load"] = _measure(command, env, f"{engine} load")
         record["full"], record["full_profile"] = _engine_build(
             engine, "full", folder, env, "--full-refresh"
         )
-    next_day(raw, delivery, env)
-    first, first_record = _refresh(
-        warehouse, env, "first one-day refresh", "--new-data", str(delivery)
+    day = next_day(raw, folder / "delivery", env)
+    result["first_incremental"], result["first_incremental_record"] = _refresh(
+        warehouse, env, "first one-day refresh", day
     )
-    for engine, record in runs.items():
-        record["load_day"] = _measure(
-            _cli("load", str(delivery), "--engine", engine), env, f"{engine} load day"
-        )
+    for engine, record in result["engines"].items():
+        command = _cli("load", str(day), engine=engine)
+        record["load_day"] = _measure(command, env, f"{engine} load day")
         record["incremental"], record["incremental_profile"] = _engine_build(
             engine, "incremental", folder, env
         )
     if engines:
         compared_engines = [argument for engine in engines for argument in ("--engine", engine)]
-        _measure(
-            _cli(
-                "compare-engines",
-                *compared_engines,
-                "--warehouse",
-                str(warehouse / "analytics.duckdb"),
-            ),
-            env,
-            "compare engines",
-        )
+        serving = warehouse / "analytics.duckdb"
+        command = _cli("compare-engines", *compared_engines, warehouse=serving)
+        _measure(command, env, "compare engines")
     # The first refresh after a full one copies the active state (there is no standby yet);
     # from the next one on, the standby is one refresh behind and nothing is copied.
-    second_day = folder / "delivery_2"
-    next_day(raw, second_day, env)
-    incremental, incremental_record = _refresh(
-        warehouse, env, "one-day refresh", "--new-data", str(second_day)
+    day = next_day(raw, folder / "delivery_2", env)
+    result["incremental"], result["incremental_record"] = _refresh(
+        warehouse, env, "one-day refresh", day
     )
-    incremental_profile = profile(results, logs / "one_day_refresh_run_results.json")
-    return SizeResult(
-        orders=orders,
-        customers=customers,
-        responses=responses,
-        generate=generate,
-        full=full,
-        incremental=incremental,
-        first_incremental=first,
-        full_record=full_record,
-        first_incremental_record=first_record,
-        incremental_record=incremental_record,
-        full_profile=full_profile,
-        incremental_profile=incremental_profile,
-        engines=runs,
-        compared_tables=compared,
-        differing_tables=differing,
-    )
+    result["incremental_profile"] = profile(run_results, logs / "one_day_refresh_run_results.json")
+    return SizeResult(**result)
 
 
 def _steps(record: dict) -> str:
@@ -459,26 +401,22 @@ def bench_clv(customers: int) -> int:
     drawn = predictive_clv.simulate(purchases, spend, customers, 78.0, np.random.default_rng(2026))
     steps = {"draw": time.perf_counter() - started}
     print(f"{customers:,} customers drawn ({(drawn.frequency > 0).sum():,} with a repeat purchase)")
+    history = (drawn.frequency, drawn.recency, drawn.customer_age)
+    spending = (drawn.frequency, drawn.mean_repeat_value)
     started = time.perf_counter()
-    bgnbd = predictive_clv.fit_bgnbd(drawn.frequency, drawn.recency, drawn.customer_age)
+    bgnbd = predictive_clv.fit_bgnbd(*history)
     steps["fit BG/NBD"] = time.perf_counter() - started
     started = time.perf_counter()
-    gamma_gamma = predictive_clv.fit_gamma_gamma(drawn.frequency, drawn.mean_repeat_value)
+    gamma_gamma = predictive_clv.fit_gamma_gamma(*spending)
     steps["fit Gamma-Gamma"] = time.perf_counter() - started
     started = time.perf_counter()
-    value = predictive_clv.expected_average_value(
-        gamma_gamma.params, drawn.frequency, drawn.mean_repeat_value
-    )
-    predictive_clv.probability_alive(
-        bgnbd.params, drawn.frequency, drawn.recency, drawn.customer_age
-    )
+    value = predictive_clv.expected_average_value(gamma_gamma.params, *spending)
+    predictive_clv.probability_alive(bgnbd.params, *history)
     predictive_clv.clv(
         bgnbd.params,
         value,
         np.full(customers, 0.3),
-        drawn.frequency,
-        drawn.recency,
-        drawn.customer_age,
+        *history,
         units_per_month=365.25 / 12 / 7,
         monthly_rate=0.008,  # about 10% a year
     )
@@ -512,7 +450,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--work",
         type=Path,
         default=Path("/tmp/nps-bench"),
-        help="scratch folder for data and warehouse files (/tmp/nps-bench)",
+        help="scratch folder for data and warehouse files (%(default)s)",
     )
     parser.add_argument(
         "--engines",
@@ -539,30 +477,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """measure full build and incremental refresh at 1M/10M/100M orders
+
+    Generate, load and build the warehouse at several sizes; print full dbt build and
+    incremental refresh wall time and peak memory with their ratios and where the time goes, and
+    check that two full builds of the same data give identical tables. Takes about 70 minutes
+    for the default sizes (100M orders alone about an hour); run it on an otherwise idle machine."""
     # `kill <pid>` of the benchmark stops the command it is measuring as well (see _measure).
     signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     if args.clv_customers:
         return bench_clv(args.clv_customers)
     args.work.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(REPO / "profiles"),
-        "DBT_PROJECT_DIR": str(REPO),
-    }
+    env = {**os.environ, "DBT_PROFILES_DIR": str(REPO / "profiles"), "DBT_PROJECT_DIR": str(REPO)}
     started = time.perf_counter()
     if args.engines:
-        subprocess.run(
-            [str(REPO / "scripts" / "engines-up")],
-            env={**env, "POSTGRES_DB": "nps_bench"},
-            check=True,
-        )
+        engines_up = [str(REPO / "scripts" / "engines-up")]
+        subprocess.run(engines_up, env={**env, "POSTGRES_DB": "nps_bench"}, check=True)
     results = [
         bench_size(orders, args.work, env, args.engines, args.second_build) for orders in args.sizes
     ]
-    print()
-    print(f"machine: {os.cpu_count()} cores, {platform.platform()}")
-    print(table(results))
     largest = results[-1]
+    print(f"\nmachine: {os.cpu_count()} cores, {platform.platform()}")
+    print(table(results))
     print(f"where the time goes at {largest.orders:,} orders:")
     print(f"- full refresh steps (s): {_steps(largest.full_record)}")
     print("- " + describe("its dbt build", largest.full_profile))
@@ -574,9 +510,8 @@ def run(args: argparse.Namespace) -> int:
             f"one-day refresh at {large.orders:,} vs {small.orders:,} orders of history: "
             f"{large.incremental.seconds / small.incremental.seconds:.2f}x"
         )
-    (args.work / "results.json").write_text(
-        json.dumps([asdict(result) for result in results], indent=2)
-    )
+    figures = args.work / "results.json"
+    figures.write_text(json.dumps([asdict(result) for result in results], indent=2))
     for result in results:
         if result.engines:
             print(f"engines at {result.orders:,} orders (every mart equal on every engine):")
@@ -590,5 +525,5 @@ def run(args: argparse.Namespace) -> int:
                 f"two full refreshes at {result.orders:,} orders: "
                 + same_builds(result.compared_tables, result.differing_tables)
             )
-    print(f"done in {time.perf_counter() - started:.0f} s; figures in {args.work / 'results.json'}")
+    print(f"done in {time.perf_counter() - started:.0f} s; figures in {figures}")
     return 1 if any(result.differing_tables for result in results) else 0

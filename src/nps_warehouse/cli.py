@@ -7,6 +7,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,7 @@ warnings.filterwarnings(
 )
 
 Config = TypeVar("Config")
+Handler = Callable[[argparse.Namespace], int]
 
 
 def _config(cls: type[Config], args: argparse.Namespace) -> Config:
@@ -30,6 +32,11 @@ def _config(cls: type[Config], args: argparse.Namespace) -> Config:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    """write deterministic demo raw data (the CSV seeds, or CSV or Parquet at any size)
+
+    Write raw_customers, raw_orders and raw_survey_responses as CSV or Parquet files at any
+    size, or append the next N days of the same model (--append-days). The same seed and sizes
+    always give the same data, in either format."""
     if args.append_days is not None:
         generator.append_days(
             args.out, args.append_days, seed=args.seed, fmt=args.format or "parquet"
@@ -40,6 +47,15 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
+    """take in a delivery, build, audit and publish the serving warehouse (what a scheduler calls)
+
+    Take in a delivery of raw files (--new-data) into the raw store, apply it to the
+    warehouse state incrementally (models whose code changed are rebuilt with everything
+    downstream), run every gate (dbt's data tests, the Great Expectations suites) on the
+    candidate, and only if all pass publish the serving file by an atomic rename. Without
+    --new-data it rebuilds from what the raw store holds. Exit codes: 0 published, 1 a gate
+    failed, 2 the delivery was refused, 3 the refresh could not run (disk, permissions, another
+    refresh)."""
     from nps_warehouse import refresh
 
     try:
@@ -61,8 +77,15 @@ def _refresh(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    """`load --engine postgres|spark`: the structural check, then that engine's loader."""
-    from nps_warehouse import engines, rawfiles
+    """load a folder of raw files into the raw tables of the postgres or spark target
+
+    Check every raw file of a folder (named <table>[_<suffix>].csv or .parquet), then append
+    them to the raw tables of the dbt target postgres (in one transaction) or spark (no
+    transactions there), or with --replace instead of what the tables held. Then build with
+    `dbt build --selector without_seeds --target <engine>`. (The DuckDB warehouse takes
+    deliveries only through `nps-warehouse refresh`.) Exit 0 loaded, 2 a file was refused, 3 the
+    engine failed."""
+    from nps_warehouse import rawfiles
 
     started = time.perf_counter()
     try:
@@ -88,7 +111,23 @@ def _load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare_engines(args: argparse.Namespace) -> int:
+    """compare every mart built on PostgreSQL or Spark with DuckDB's
+
+    Read every table of schema marts from the DuckDB warehouse and from each engine's build
+    of the same seeds; they must have the same columns and rows, numbers equal within 1e-9
+    relative. Build first: `dbt build` and `dbt build --target postgres` or `--target spark`.
+    Exit 0 all equal, 1 a mart differs or is missing, 2 nothing to compare."""
+    return engines.compare_engines(args.warehouse, args.engine)
+
+
 def _validate(args: argparse.Namespace) -> int:
+    """run the Great Expectations suites on a warehouse's marts or on a delivery
+
+    Run the mart suites (distributions no dbt test checks) on a built warehouse, or with
+    --delivery the intake suites (the shapes of the delivered text) on a folder of raw files
+    without taking it in; build the Data Docs. Exit 0 when every suite passes, 1 when one fails,
+    2 when the warehouse or the delivery cannot be read."""
     # Imported here: Great Expectations takes seconds to import, other commands don't need it.
     import tempfile
     from datetime import UTC, datetime
@@ -119,6 +158,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
+    """render a static HTML dashboard of the marts (one file, works offline)
+
+    Read the marts (read-only) and write one self-contained HTML file: NPS trend per segment
+    with its 95% margin of error, category shares, retention and churn, CLV per segment, revenue
+    per respondent category, and blind-spot accounts. plotly.js is inlined, so the file opens
+    without a server or network. With --screenshot it is also opened in headless Chromium
+    (install it with scripts/browser-up) and saved as a full-page PNG. Exit 0 written, 1 the
+    page showed errors in the browser, 2 the warehouse cannot be read (missing file or empty
+    marts: run dbt build), 3 the browser could not run."""
     from nps_warehouse import dashboard
 
     print(f"dashboard of {args.warehouse} ...", flush=True)
@@ -161,18 +209,18 @@ def _warehouse_option(parser: argparse.ArgumentParser, also: str = "") -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="nps-warehouse",
-        description="Tooling for the NPS, retention and CLV warehouse.",
+        prog="nps-warehouse", description="Tooling for the NPS, retention and CLV warehouse."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    gen = commands.add_parser(
-        "generate",
-        help="write deterministic demo raw data (the CSV seeds, or CSV or Parquet at any size)",
-        description="Write raw_customers, raw_orders and raw_survey_responses as CSV or Parquet "
-        "files at any size, or append the next N days of the same model (--append-days). "
-        "The same seed and sizes always give the same data, in either format.",
-    )
+    def command(name: str, handler: Handler) -> argparse.ArgumentParser:
+        """A sub-command; its handler's docstring is its summary, a blank line, its description."""
+        summary, _, description = (handler.__doc__ or "").partition("\n\n")
+        sub = commands.add_parser(name, help=summary, description=description)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    gen = command("generate", _generate)
     gen.add_argument("--out", type=Path, default=Path("seeds"), help="output folder (seeds)")
     model = generator.GeneratorConfig()  # the defaults
     gen.add_argument("--seed", type=int, default=model.seed, help="random seed (%(default)s)")
@@ -192,45 +240,25 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--format",
         choices=("csv", "parquet"),
-        default=None,
         help="csv (default; the seeds) or parquet (zstd); with --append-days the format of "
         "the new files (default parquet)",
     )
+    gen.add_argument("--orders", type=int, help="target number of orders (default: the model's)")
     gen.add_argument(
-        "--orders", type=int, default=None, help="target number of orders (default: the model's)"
-    )
-    gen.add_argument(
-        "--responses",
-        type=int,
-        default=None,
-        help="target number of responses (default: the model's)",
+        "--responses", type=int, help="target number of responses (default: the model's)"
     )
     gen.add_argument(
         "--append-days",
         type=int,
-        default=None,
         metavar="N",
         help="append the next N days of orders and responses to the raw data in --out as new "
         "files raw_orders_append_<first>_<last>.<format> (reads Parquet and CSV)",
     )
-    gen.set_defaults(handler=_generate)
 
-    ref = commands.add_parser(
-        "refresh",
-        help="take in a delivery, build, audit and publish the serving warehouse (what a "
-        "scheduler calls)",
-        description="Take in a delivery of raw files (--new-data) into the raw store, apply it "
-        "to the warehouse state incrementally (models whose code changed are rebuilt with "
-        "everything downstream), run every gate (dbt's data tests, the Great Expectations "
-        "suites) on the candidate, and only if all pass publish the serving file by an atomic "
-        "rename. Without --new-data it rebuilds from what the raw store holds. Exit codes: 0 "
-        "published, 1 a gate failed, 2 the delivery was refused, 3 the refresh could not run "
-        "(disk, permissions, another refresh).",
-    )
+    ref = command("refresh", _refresh)
     ref.add_argument(
         "--new-data",
         type=Path,
-        default=None,
         help="folder of new raw files (raw_orders*.csv|.parquet, raw_customers*, "
         "raw_survey_responses*, raw_erasure_requests*)",
     )
@@ -239,36 +267,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rebuild everything from the whole raw store (a repair, a weekly run)",
     )
-    ref.add_argument(
-        "--serving",
-        type=Path,
-        default=Path("warehouse/analytics.duckdb"),
-        help="the serving file BI tools read (warehouse/analytics.duckdb)",
-    )
-    ref.add_argument(
-        "--state",
-        type=Path,
-        default=Path("warehouse/state"),
-        help="the warehouse state between refreshes, never read by BI (warehouse/state)",
-    )
-    ref.add_argument(
-        "--raw-store",
-        type=Path,
-        default=Path("warehouse/raw_store"),
-        help="every accepted delivery, as Parquet per raw table (warehouse/raw_store)",
-    )
-    ref.set_defaults(handler=_refresh)
+    for flag, default, text in (
+        ("--serving", "warehouse/analytics.duckdb", "the serving file BI tools read"),
+        ("--state", "warehouse/state", "the warehouse state between refreshes, never read by BI"),
+        ("--raw-store", "warehouse/raw_store", "every accepted delivery, as Parquet per raw table"),
+    ):
+        ref.add_argument(flag, type=Path, default=Path(default), help=f"{text} ({default})")
 
-    load = commands.add_parser(
-        "load",
-        help="load a folder of raw files into the raw tables of the postgres or spark target",
-        description="Check every raw file of a folder (named <table>[_<suffix>].csv or "
-        ".parquet), then append them to the raw tables of the dbt target postgres (in one "
-        "transaction) or spark (no transactions there), or with --replace instead of what the "
-        "tables held. Then build with `dbt build --selector without_seeds --target <engine>`. "
-        "(The DuckDB warehouse takes deliveries only through `nps-warehouse refresh`.) Exit 0 "
-        "loaded, 2 a file was refused, 3 the engine failed.",
-    )
+    load = command("load", _load)
     load.add_argument("folder", type=Path, help="folder of raw files")
     load.add_argument(
         "--replace", action="store_true", help="empty the tables the files feed before loading"
@@ -280,29 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the dbt target whose raw tables to load (connection settings from the profile's "
         "environment variables)",
     )
-    load.set_defaults(handler=_load)
 
-    bench = commands.add_parser(
-        "benchmark",
-        help="measure full build and incremental refresh at 100k/1M/10M orders",
-        description="Generate, load and build the warehouse at several sizes; print full "
-        "dbt build and incremental refresh wall time and peak memory with their ratios and "
-        "where the time goes, and check that two full builds of the same data give identical "
-        "tables. Takes about half an hour for the default sizes; run it on an otherwise idle "
-        "machine.",
-    )
+    bench = command("benchmark", benchmark.run)
     benchmark.add_arguments(bench)
-    bench.set_defaults(handler=benchmark.run)
 
-    cmp = commands.add_parser(
-        "compare-engines",
-        help="compare every mart built on PostgreSQL or Spark with DuckDB's",
-        description="Read every table of schema marts from the DuckDB warehouse and from each "
-        "engine's build of the same seeds; they must have the same columns and rows, numbers "
-        "equal within 1e-9 relative. Build first: `dbt build` and `dbt build --target "
-        "postgres` or `--target spark`. Exit 0 all equal, 1 a mart differs or is missing, "
-        "2 nothing to compare.",
-    )
+    cmp = command("compare-engines", _compare_engines)
     cmp.add_argument(
         "--engine",
         action="append",
@@ -311,20 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="engine to compare with DuckDB (repeatable)",
     )
     _warehouse_option(cmp)
-    cmp.set_defaults(handler=lambda args: engines.compare_engines(args.warehouse, args.engine))
 
-    dash = commands.add_parser(
-        "dashboard",
-        help="render a static HTML dashboard of the marts (one file, works offline)",
-        description="Read the marts (read-only) and write one self-contained HTML file: NPS "
-        "trend per segment with its 95% margin of error, category shares, retention and "
-        "churn, CLV per segment, revenue per respondent category, and blind-spot accounts. "
-        "plotly.js is inlined, so the file opens without a server or network. With "
-        "--screenshot it is also opened in headless Chromium (install it with "
-        "scripts/browser-up) and saved as a full-page PNG. Exit 0 written, 1 the page showed "
-        "errors in the browser, 2 the warehouse cannot be read (missing file or empty marts: "
-        "run dbt build), 3 the browser could not run.",
-    )
+    dash = command("dashboard", _dashboard)
     _warehouse_option(dash, "; the serving file warehouse/analytics.duckdb also works")
     dash.add_argument(
         "--out",
@@ -335,33 +311,21 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument(
         "--screenshot",
         type=Path,
-        default=None,
         metavar="PNG",
         help="also open the page in headless Chromium, check that every chart rendered "
         "without errors, and save a full-page screenshot 1200 px wide here "
         "(e.g. docs/dashboard.png)",
     )
-    dash.set_defaults(handler=_dashboard)
 
-    val = commands.add_parser(
-        "validate",
-        help="run the Great Expectations suites on a warehouse's marts or on a delivery",
-        description="Run the mart suites (distributions no dbt test checks) on a built "
-        "warehouse, or with --delivery the intake suites (the shapes of the delivered text) on "
-        "a folder of raw files without taking it in; build the Data Docs. Exit 0 when every "
-        "suite passes, 1 when one fails, 2 when the warehouse or the delivery cannot be read.",
-    )
+    val = command("validate", _validate)
     _warehouse_option(val)
-    val.add_argument(
-        "--delivery", type=Path, default=None, help="instead: a folder of raw files to check"
-    )
+    val.add_argument("--delivery", type=Path, help="instead: a folder of raw files to check")
     val.add_argument(
         "--docs-dir",
         type=Path,
         default=Path("target/gx"),
         help="folder for the Data Docs (target/gx; they go to <folder>/data_docs)",
     )
-    val.set_defaults(handler=_validate)
     return parser
 
 
