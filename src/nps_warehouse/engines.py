@@ -1,14 +1,11 @@
 """The other engines (PostgreSQL, Spark): load raw files into them, compare their marts.
 
-Loading: `nps-warehouse load --engine postgres|spark` checks a delivery as for DuckDB, lets
-DuckDB write each file's rows as text (the raw tables' type), then appends them to the engine's
-raw tables: PostgreSQL by COPY in one transaction; Spark by the macro load_raw_parquet through
-`dbt run-operation --target spark` (the profile's session; Spark has no transactions, so a
-failed load can leave earlier files loaded).
-
-Comparing: the same dbt project, built on the same raw rows, must give the same marts on every
-engine: the same columns, the same rows, and numbers equal within 1e-9 relative. Rows are
-matched on their non-floating-point columns (each mart's grain is among them).
+`nps-warehouse load --engine postgres|spark` checks a delivery as for DuckDB, lets DuckDB write
+each file's rows as text, then appends them to the engine's raw tables: PostgreSQL by COPY in
+one transaction; Spark by the macro load_raw_parquet through `dbt run-operation` (no
+transactions there: a failed load can leave earlier files loaded). The same project, built on
+the same raw rows, must give the same marts on every engine: the same columns and rows, numbers
+equal within 1e-9 relative, rows matched on their non-floating-point columns (the grain).
 """
 
 from __future__ import annotations
@@ -23,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,8 +50,7 @@ class Table:
 
 
 def _table(cursor: Any) -> Table:
-    """A query's result (a DuckDB connection or a DB-API cursor after execute); its floating
-    point columns are found by DuckDB's type names (other drivers' types match none)."""
+    """A query's result (DuckDB or DB-API); float columns by DuckDB's type names only."""
     floats = {d[0] for d in cursor.description if str(d[1]) in FLOAT_TYPES}
     return Table([d[0] for d in cursor.description], cursor.fetchall(), floats)
 
@@ -64,8 +61,7 @@ def read_duckdb(warehouse: Path, table: str) -> Table:
 
 
 def postgres_connection():
-    """A connection to the `postgres` target's database, with the profile's environment
-    variables and defaults."""
+    """A connection to the `postgres` target's database (the profile's variables, defaults)."""
     import psycopg2
 
     return psycopg2.connect(
@@ -83,19 +79,13 @@ def spark_dir() -> Path:
 
 
 def read_postgres(table: str) -> Table:
-    """Reads from the `postgres` target's database."""
-    connection = postgres_connection()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f'select * from "{SCHEMA}"."{table}"')
-            return _table(cursor)
-    finally:
-        connection.close()
+    with closing(postgres_connection()) as connection, connection.cursor() as cursor:
+        cursor.execute(f'select * from "{SCHEMA}"."{table}"')
+        return _table(cursor)
 
 
 def read_spark(table: str) -> Table:
-    """Reads the Parquet files the `spark` target wrote (SPARK_DIR/warehouse/<schema>.db/<table>),
-    with DuckDB: no second Spark session needed."""
+    """The Parquet files the `spark` target wrote, read by DuckDB (no second Spark session)."""
     folder = spark_dir() / "warehouse" / f"{SCHEMA}.db" / table
     if not folder.is_dir():
         raise FileNotFoundError(f"no Spark table folder {folder}")
@@ -111,9 +101,8 @@ def _load_each(
     done: str,
     say: Callable[[str], None],
 ) -> dict[str, int]:
-    """Write each file's rows, every column as text in the table's column order, into folder
-    as a file of kind csv (with a header) or parquet, hand it to load, and say so ("<rows> rows
-    <done> raw.<table>"); rows per table."""
+    """Write each file's rows as text into folder as csv (with a header) or parquet, hand that
+    to load, and say so ("<rows> rows <done> raw.<table>"); rows per table."""
     options = "format csv, header" if kind == "csv" else "format parquet"
     loaded: dict[str, int] = {}
     with duckdb.connect() as connection:
@@ -128,52 +117,49 @@ def _load_each(
 
 
 def load_postgres(files: list[RawFile], replace: bool, say=print) -> dict[str, int]:
-    """Append the files' rows to the raw tables of the `postgres` target by COPY, in one
-    transaction. Every raw table is created with text columns when missing, and _loaded_at,
-    which defaults to the load time; with replace, the tables the files feed are emptied
-    first. Rows loaded per table."""
-    connection = postgres_connection()
-    try:
-        with connection, connection.cursor() as cursor, tempfile.TemporaryDirectory() as scratch:
-            cursor.execute("create schema if not exists raw")
-            for statement in raw_table_ddl(
-                "varchar", "timestamp with time zone default current_timestamp"
-            ):
-                cursor.execute(statement)
-            if replace:
-                for table in sorted({raw.table for raw in files}):
-                    cursor.execute(f"truncate raw.{table}")
-                    say(f"emptied raw.{table}")
+    """Append the files' rows to the `postgres` target's raw tables by COPY, in one
+    transaction; missing tables are created (text columns, _loaded_at defaulting to the load
+    time), and with replace the tables the files feed are emptied first. Rows per table."""
+    with (
+        closing(postgres_connection()) as connection,
+        connection,
+        connection.cursor() as cursor,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        cursor.execute("create schema if not exists raw")
+        for statement in raw_table_ddl(
+            "varchar", "timestamp with time zone default current_timestamp"
+        ):
+            cursor.execute(statement)
+        if replace:
+            for table in sorted({raw.table for raw in files}):
+                cursor.execute(f"truncate raw.{table}")
+                say(f"emptied raw.{table}")
 
-            def copy(raw: RawFile, text: Path) -> None:
-                with text.open() as handle:
-                    cursor.copy_expert(
-                        f"copy raw.{raw.table} ({', '.join(RAW_COLUMNS[raw.table])}) "
-                        "from stdin with (format csv, header true)",
-                        handle,
-                    )
+        def copy(raw: RawFile, text: Path) -> None:
+            with text.open() as handle:
+                cursor.copy_expert(
+                    f"copy raw.{raw.table} ({', '.join(RAW_COLUMNS[raw.table])}) "
+                    "from stdin with (format csv, header true)",
+                    handle,
+                )
 
-            return _load_each(files, Path(scratch), "csv", copy, "into", say)
-    finally:
-        connection.close()
+        return _load_each(files, Path(scratch), "csv", copy, "into", say)
 
 
 def load_spark(files: list[RawFile], replace: bool, say=print) -> dict[str, int]:
-    """Append the files' rows to the raw tables of the `spark` target: DuckDB writes them as
-    text-column Parquet under SPARK_DIR/incoming, then `dbt run-operation load_raw_parquet`
-    inserts them (with replace, the tables the files feed are emptied first). Rows per table."""
+    """Append the files' rows to the `spark` target's raw tables: text Parquet under
+    SPARK_DIR/incoming, inserted by `dbt run-operation load_raw_parquet` (with replace, into
+    emptied tables). Rows per table."""
     incoming = (spark_dir() / "incoming").resolve()
     shutil.rmtree(incoming, ignore_errors=True)
     incoming.mkdir(parents=True)
     entries: list[dict[str, str]] = []
-    loaded = _load_each(
-        files,
-        incoming,
-        "parquet",
-        lambda raw, text: entries.append({"table": raw.table, "path": str(text)}),
-        "prepared for",
-        say,
-    )
+
+    def note(raw: RawFile, text: Path) -> None:
+        entries.append({"table": raw.table, "path": str(text)})
+
+    loaded = _load_each(files, incoming, "parquet", note, "prepared for", say)
     tables = {table: list(columns) for table, columns in RAW_COLUMNS.items()}
     ddl = raw_table_ddl("string", "timestamp", " using parquet")
     arguments = json.dumps({"tables": tables, "ddl": ddl, "files": entries, "replace": replace})
@@ -188,21 +174,14 @@ def load_spark(files: list[RawFile], replace: bool, say=print) -> dict[str, int]
     return loaded
 
 
-LOADERS: dict[str, Callable[..., dict[str, int]]] = {
-    "postgres": load_postgres,
-    "spark": load_spark,
-}
+LOADERS: dict[str, Callable[..., dict[str, int]]] = {"postgres": load_postgres, "spark": load_spark}
 
 
 def _normalise(value: object) -> object:
     """One representation per value across drivers: numbers as float, dates as ISO text."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, (int, float, decimal.Decimal)):
+    if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
         return float(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def _same(a: object, b: object) -> bool:
@@ -212,7 +191,6 @@ def _same(a: object, b: object) -> bool:
 
 
 def without(table: Table, columns: tuple[str, ...]) -> Table:
-    """The table without the given columns."""
     kept = [i for i, column in enumerate(table.columns) if column not in columns]
     return Table(
         [table.columns[i] for i in kept],
@@ -222,8 +200,7 @@ def without(table: Table, columns: tuple[str, ...]) -> Table:
 
 
 def compare(table: str, expected: Table, actual: Table, limit: int = 5) -> list[str]:
-    """Differences between DuckDB's rows (expected) and another engine's (actual); rows are
-    matched on the columns that are not floating point."""
+    """Differences between DuckDB's rows (expected) and another engine's (actual)."""
     columns = expected.columns
     if columns != actual.columns:
         return [f"{table}: columns differ: {columns} vs {actual.columns}"]
@@ -232,8 +209,7 @@ def compare(table: str, expected: Table, actual: Table, limit: int = 5) -> list[
             f"{table}: {len(expected.rows):,} rows on DuckDB, "
             f"{len(actual.rows):,} on the other engine"
         ]
-    rows = [tuple(_normalise(v) for v in row) for row in expected.rows]
-    other_rows = [tuple(_normalise(v) for v in row) for row in actual.rows]
+    rows, other_rows = ([tuple(map(_normalise, row)) for row in t.rows] for t in (expected, actual))
     keys = [i for i, column in enumerate(columns) if column not in expected.floats]
 
     def key(row: tuple) -> tuple:
@@ -268,11 +244,10 @@ def compare_engines(warehouse: Path, engines: list[str]) -> int:
         return 2
     failed = False
     for engine in engines:
-        read = READERS[engine]
         for table in marts:
             expected = read_duckdb(warehouse, table)
             try:
-                actual = read(table)
+                actual = READERS[engine](table)
             except Exception as error:  # any driver's "no such table", with its message
                 print(f"{engine}: {table}: cannot read ({str(error).strip().splitlines()[0]})")
                 failed = True

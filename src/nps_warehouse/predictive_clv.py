@@ -1,19 +1,13 @@
 """Predictive CLV per customer: the BG/NBD purchase model and the Gamma-Gamma spend model.
 
-BG/NBD (Fader, Hardie and Lee, "Counting Your Customers the Easy Way: An Alternative to the
-Pareto/NBD Model", Marketing Science 24(2), 2005): while alive, a customer buys at a Poisson
-rate lambda ~ Gamma(r, alpha); after each purchase it drops out with probability
-p ~ Beta(a, b). Gamma-Gamma (Fader, Hardie and Lee, "RFM and CLV: Using Iso-Value Curves for
-Customer Base Analysis", JMR 42(4), 2005; Fader and Hardie's note "The Gamma-Gamma Model of
-Monetary Value", 2013): the value of each purchase is Gamma(p, nu) (shape p, rate nu), and
-nu varies across customers as Gamma(q, gamma), so a customer's mean spend is p / nu.
-
-Both are fitted by maximum likelihood on the per-customer summary (frequency x = repeat
-purchases, recency t_x, age T, mean repeat-purchase value m_x), in log space with
-scipy.special (gammaln, betaln, hyp2f1), the parameters optimised as logarithms so they stay
-positive. Everything here is plain numpy on arrays: the dbt Python models
-(models/intermediate/int_clv_models_fitted.py, int_customers_clv_predicted.py), the CDNOW
-validation test and the benchmark call the same functions.
+BG/NBD (Fader, Hardie and Lee, Marketing Science 24(2), 2005): while alive, a customer buys at
+a Poisson rate lambda ~ Gamma(r, alpha) and after each purchase drops out with probability
+p ~ Beta(a, b). Gamma-Gamma (Fader, Hardie and Lee, JMR 42(4), 2005; Fader and Hardie's note
+"The Gamma-Gamma Model of Monetary Value", 2013): each purchase's value is Gamma(p, nu), nu ~
+Gamma(q, gamma) across customers. Both are fitted by maximum likelihood on the per-customer
+summary (frequency x, recency t_x, age T, mean repeat value m_x), in log space, over the
+logarithms of the parameters so they stay positive; the dbt Python models, the CDNOW test and
+the benchmark call the same numpy functions.
 """
 
 from __future__ import annotations
@@ -29,8 +23,7 @@ MIN_REPEAT_CUSTOMERS = 50
 
 @dataclass(frozen=True)
 class Fit:
-    """A fitted model: parameters by name, the log-likelihood at them, and the optimiser's
-    verdict."""
+    """A fitted model: parameters by name, the log-likelihood at them, the optimiser's verdict."""
 
     model: str
     params: dict[str, float]
@@ -45,6 +38,14 @@ class TooLittleData(ValueError):
     """Too few customers with repeat purchases to fit the models."""
 
 
+def _require(used: np.ndarray, what: str, model: str) -> None:
+    if used.sum() < MIN_REPEAT_CUSTOMERS:
+        raise TooLittleData(
+            f"only {used.sum()} customers with {what}; {model} needs at least "
+            f"{MIN_REPEAT_CUSTOMERS}"
+        )
+
+
 def _fit(
     model: str,
     names: tuple[str, ...],
@@ -52,10 +53,9 @@ def _fit(
     start: list[float],
     customers: int,
 ) -> Fit:
-    """Maximise a per-customer log-likelihood (with its gradient, see the models' functions)
-    over the log-parameters, from `start` (the parameters, not their logarithms): L-BFGS-B
-    (about 20 evaluations, which matters at a million customers); where its line search stops
-    short, Nelder-Mead from there."""
+    """Maximise a summed log-likelihood with its gradient over the log-parameters from `start`:
+    L-BFGS-B (about 20 evaluations, which matters at a million customers); where its line
+    search stops short, Nelder-Mead from there."""
 
     def negative(log_params: np.ndarray) -> tuple[float, np.ndarray]:
         values, grad = log_likelihood(log_params)
@@ -69,43 +69,31 @@ def _fit(
             method="Nelder-Mead",
             options={"maxiter": 4000, "xatol": 1e-9, "fatol": 1e-9},
         )
-    return Fit(
-        model,
-        dict(zip(names, np.exp(result.x), strict=True)),
-        -float(result.fun),
-        bool(result.success),
-        int(result.nit),
-        str(result.message),
-        customers,
-    )
+    params = dict(zip(names, np.exp(result.x), strict=True))
+    verdict = (bool(result.success), int(result.nit), str(result.message))
+    return Fit(model, params, -float(result.fun), *verdict, customers)
 
 
 def bgnbd_log_likelihood(
     log_params: np.ndarray, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-customer BG/NBD log-likelihood (FHL 2005, eq. 6) in log space, and its gradient with
-    respect to the log-parameters (one row per customer, columns r, alpha, a, b).
-
-    LL = A + log(exp(B) + [x > 0] exp(C)) with A = lnG(r + x) - lnG(r) + r ln(alpha),
-    B = lnBeta(a, b + x) - lnBeta(a, b) - (r + x) ln(alpha + T) (still alive at T) and
-    C = lnBeta(a + 1, b + x - 1) - lnBeta(a, b) - (r + x) ln(alpha + t_x) (dropped out after
-    the last purchase). The special functions depend on x only: they are computed once per
-    distinct x (a few hundred values at most, not a million)."""
+    """Per-customer BG/NBD log-likelihood (FHL 2005, eq. 6) and its gradient in the
+    log-parameters (columns r, alpha, a, b): LL = A + log(exp(B) + [x > 0] exp(C)) with
+    A = lnG(r + x) - lnG(r) + r ln(alpha), B = lnBeta(a, b + x) - lnBeta(a, b) - (r + x)
+    ln(alpha + T) (alive at T), C = lnBeta(a + 1, b + x - 1) - lnBeta(a, b) - (r + x)
+    ln(alpha + t_x) (dropped out after the last purchase). Special functions of x alone are
+    computed once per distinct x (a few hundred values, not a million), then indexed."""
     r, alpha, a, b = np.exp(log_params)
     values, index = np.unique(x, return_inverse=True)
     repeat_values = np.maximum(values, 1.0)  # x - 1 >= 0 where it is used (x > 0)
     psi = special.digamma
-
-    def per_x(function_of_x: np.ndarray) -> np.ndarray:
-        return function_of_x[index]
-
     repeat = x > 0
     beta_ab = special.betaln(a, b)
-    common = per_x(special.gammaln(r + values) - special.gammaln(r)) + r * np.log(alpha)
-    alive = per_x(special.betaln(a, b + values)) - beta_ab - (r + x) * np.log(alpha + big_t)
+    common = (special.gammaln(r + values) - special.gammaln(r))[index] + r * np.log(alpha)
+    alive = special.betaln(a, b + values)[index] - beta_ab - (r + x) * np.log(alpha + big_t)
     dropped = np.full_like(alive, -np.inf)
     dropped[repeat] = (
-        per_x(special.betaln(a + 1, b + repeat_values - 1))[repeat]
+        special.betaln(a + 1, b + repeat_values - 1)[index][repeat]
         - beta_ab
         - (r + x[repeat]) * np.log(alpha + t_x[repeat])
     )
@@ -114,26 +102,22 @@ def bgnbd_log_likelihood(
     psi_abx = psi(a + b + values)
     d_a, d_b = psi(a) - psi(a + b), psi(b) - psi(a + b)
     grad = np.empty((len(x), 4))
-    grad[:, 0] = per_x(psi(r + values) - psi(r)) + np.log(alpha) - w_alive * np.log(alpha + big_t)
+    grad[:, 0] = (psi(r + values) - psi(r))[index] + np.log(alpha) - w_alive * np.log(alpha + big_t)
     grad[:, 1] = r / alpha - w_alive * (r + x) / (alpha + big_t)
-    grad[:, 2] = w_alive * per_x(psi(a) - psi_abx - d_a)
-    grad[:, 3] = w_alive * per_x(psi(b + values) - psi_abx - d_b)
+    grad[:, 2] = w_alive * (psi(a) - psi_abx - d_a)[index]
+    grad[:, 3] = w_alive * (psi(b + values) - psi_abx - d_b)[index]
     w = w_dropped[repeat]
     grad[repeat, 0] -= w * np.log(alpha + t_x[repeat])
     grad[repeat, 1] -= w * (r + x[repeat]) / (alpha + t_x[repeat])
-    grad[repeat, 2] += w * per_x(psi(a + 1) - psi_abx - d_a)[repeat]
-    grad[repeat, 3] += w * per_x(psi(b + repeat_values - 1) - psi_abx - d_b)[repeat]
+    grad[repeat, 2] += w * (psi(a + 1) - psi_abx - d_a)[index][repeat]
+    grad[repeat, 3] += w * (psi(b + repeat_values - 1) - psi_abx - d_b)[index][repeat]
     return common + mixed, grad * np.array([r, alpha, a, b])
 
 
 def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> Fit:
     """Maximum-likelihood BG/NBD parameters r, alpha, a, b, one customer per row."""
     x, t_x, big_t = (np.asarray(v, dtype=float) for v in (x, t_x, big_t))
-    if (x > 0).sum() < MIN_REPEAT_CUSTOMERS:
-        raise TooLittleData(
-            f"only {(x > 0).sum()} customers with a repeat purchase; BG/NBD needs at least "
-            f"{MIN_REPEAT_CUSTOMERS}"
-        )
+    _require(x > 0, "a repeat purchase", "BG/NBD")
     return _fit(
         "bg_nbd",
         ("r", "alpha", "a", "b"),
@@ -146,10 +130,9 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> Fit:
 def gamma_gamma_log_likelihood(
     log_params: np.ndarray, x: np.ndarray, m_x: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-customer Gamma-Gamma log-likelihood of the mean spend m_x over x purchases, and its
-    gradient with respect to the log-parameters (columns p, q, gamma):
-    lnG(px + q) - lnG(px) - lnG(q) + q ln(gamma) + (px - 1) ln(m_x) + px ln(x)
-    - (px + q) ln(gamma + x m_x)."""
+    """Per-customer Gamma-Gamma log-likelihood of the mean spend m_x over x purchases and its
+    gradient in the log-parameters (columns p, q, gamma): lnG(px + q) - lnG(px) - lnG(q)
+    + q ln(gamma) + (px - 1) ln(m_x) + px ln(x) - (px + q) ln(gamma + x m_x)."""
     p, q, gamma = np.exp(log_params)
     px = p * x
     total = np.log(gamma + x * m_x)
@@ -172,15 +155,11 @@ def gamma_gamma_log_likelihood(
 
 
 def fit_gamma_gamma(x: np.ndarray, m_x: np.ndarray) -> Fit:
-    """Maximum-likelihood Gamma-Gamma parameters p, q, gamma on the customers with a repeat
-    purchase and a positive mean spend."""
+    """Maximum-likelihood Gamma-Gamma parameters p, q, gamma (customers with a repeat purchase
+    and a positive mean spend)."""
     x, m_x = np.asarray(x, dtype=float), np.asarray(m_x, dtype=float)
     used = (x > 0) & (m_x > 0)
-    if used.sum() < MIN_REPEAT_CUSTOMERS:
-        raise TooLittleData(
-            f"only {used.sum()} customers with a repeat purchase of positive value; "
-            f"Gamma-Gamma needs at least {MIN_REPEAT_CUSTOMERS}"
-        )
+    _require(used, "a repeat purchase of positive value", "Gamma-Gamma")
     x, m_x = x[used], m_x[used]
     return _fit(
         "gamma_gamma",
@@ -192,8 +171,8 @@ def fit_gamma_gamma(x: np.ndarray, m_x: np.ndarray) -> Fit:
 
 
 def probability_alive(params: dict[str, float], x, t_x, big_t) -> np.ndarray:
-    """P(alive | x, t_x, T) = 1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r
-    + x)) (FHL 2005, eq. 13)."""
+    """FHL 2005, eq. 13: P(alive | x, t_x, T) = 1 / (1 + [x > 0] a / (b + x - 1)
+    ((alpha + T) / (alpha + t_x))^(r + x))."""
     r, alpha, a, b = params["r"], params["alpha"], params["a"], params["b"]
     x, t_x, big_t = (np.asarray(v, dtype=float) for v in (x, t_x, big_t))
     log_odds = np.full_like(x, -np.inf)
@@ -220,9 +199,8 @@ def expected_purchases(params: dict[str, float], t: float, x, t_x, big_t) -> np.
 
 
 def expected_average_value(params: dict[str, float], x, m_x) -> np.ndarray:
-    """E[M | x, m_x] = (q - 1) / (p x + q - 1) * gamma p / (q - 1) + p x / (p x + q - 1) * m_x:
-    the population mean spend gamma p / (q - 1) shrunk towards the customer's own mean; the
-    population mean for customers without repeat purchases."""
+    """E[M | x, m_x]: the population mean gamma p / (q - 1) (that alone when x = 0) shrunk to the
+    customer's mean, (q - 1) / (p x + q - 1) * gamma p / (q - 1) + p x / (p x + q - 1) * m_x."""
     p, q, gamma = params["p"], params["q"], params["gamma"]
     x = np.asarray(x, dtype=float)
     m_x = np.nan_to_num(np.asarray(m_x, dtype=float))
@@ -230,8 +208,7 @@ def expected_average_value(params: dict[str, float], x, m_x) -> np.ndarray:
 
 
 def expected_cumulative_purchases(params: dict[str, float], t) -> np.ndarray:
-    """Unconditional: E[X(t)] of a customer just acquired, for the holdout comparison
-    (FHL 2005, eq. 9)."""
+    """E[X(t)] of a customer just acquired, for the holdout comparison (FHL 2005, eq. 9)."""
     r, alpha, a, b = params["r"], params["alpha"], params["a"], params["b"]
     t = np.asarray(t, dtype=float)
     hyper = special.hyp2f1(r, b, a + b - 1, t / (alpha + t))
@@ -249,12 +226,10 @@ def clv(
     monthly_rate: float,
     months: int = 12,
 ) -> np.ndarray:
-    """Discounted gross-margin value of the next `months` months: the expected purchases of each
-    month (differences of the cumulative expectation) times the expected value per purchase
-    times the customer's margin ratio, discounted at monthly_rate per month (the warehouse
-    passes the discount_rate macro's monthly rate)."""
-    total = np.zeros(np.shape(x), dtype=float)
-    before = np.zeros(np.shape(x), dtype=float)
+    """Discounted gross-margin value of the next `months` months: each month's expected
+    purchases times the expected value per purchase times the margin ratio, discounted at
+    monthly_rate (the warehouse passes the discount_rate macro's)."""
+    total, before = np.zeros(np.shape(x), dtype=float), 0.0
     for month in range(1, months + 1):
         cumulative = expected_purchases(bgnbd, month * units_per_month, x, t_x, big_t)
         total += (cumulative - before) / (1 + monthly_rate) ** month
@@ -279,12 +254,9 @@ def simulate(
     max_age: float,
     rng: np.random.Generator,
 ) -> Simulated:
-    """Draw customers from BG/NBD and Gamma-Gamma (for the benchmark and parameter recovery):
-    age T uniform on (0, max_age]; while alive, repeat purchases at rate lambda ~ Gamma(r,
-    alpha); after each repeat purchase it drops out with probability p ~ Beta(a, b), so x is
-    the smaller of the Poisson count in (0, T] and a geometric number of purchases; the last
-    purchase is the x-th of the Poisson count's uniform arrival times; each purchase's value is
-    Gamma(p, nu) with nu ~ Gamma(q, gamma)."""
+    """Draw customers from BG/NBD and Gamma-Gamma (benchmark, parameter recovery): age T
+    uniform on (0, max_age]; x the smaller of the Poisson count in (0, T] and a geometric
+    number of purchases till dropout; t_x the x-th of the count's uniform arrival times."""
     big_t = rng.uniform(0, max_age, customers) + 1e-9
     rate = rng.gamma(bgnbd["r"], 1 / bgnbd["alpha"], customers)
     dropout = rng.beta(bgnbd["a"], bgnbd["b"], customers)

@@ -1,29 +1,17 @@
 """Deliveries and the raw store, the warehouse's system of record.
 
-A delivery is a folder of CSV or Parquet files, each named after the raw table it feeds
-(`raw_orders.csv`, `raw_orders_2026-07-01.parquet`, ...). A CSV file is UTF-8 (a byte-order
-mark is fine), comma-separated, with CRLF or LF line ends and a header of exactly the table's
-columns in any order; a Parquet file has exactly the table's columns (any types: they are taken
-in as text). Rows are not judged here (staging does that, row by row, with a reason). A file
-whose structure is wrong, or a CSV line that cannot be read (too many or too few fields, an
-unterminated quote, bytes that are not UTF-8), refuses the whole delivery before anything is
-built, in one sentence that names the file, the line and what to fix.
+A delivery is a folder of CSV or Parquet files named after the raw table they feed
+(`raw_orders.csv`, `raw_orders_2026-07-01.parquet`), each with exactly the table's columns in
+any order (CSV: UTF-8, a byte-order mark is fine, comma-separated, CRLF or LF, a header).
+Rows are judged by staging; a file whose structure is wrong, or a CSV line that cannot be read,
+refuses the whole delivery before anything is built, in one sentence naming the file, the line
+and what to fix.
 
-Intake converts an accepted delivery once into the raw store, append-only Parquet, one folder
-per raw table:
-
-    <root>/<table>/_schema.parquet     no rows: the table's columns, so the folder always scans
-    <root>/<table>/<batch id>.parquet  what one batch delivered for the table: every column as
-                                       delivered text, plus _loaded_at (when the batch was taken
-                                       in, UTC) and _batch_id
-    <root>/_batches/<batch id>.json    the commit mark: a batch's files count once it exists
-
-A batch's files are written before its refresh runs the gates, and the batch is committed only
-when the refresh publishes; a refresh that fails or dies leaves uncommitted files, which the
-next refresh deletes before it starts (`RawStore.discard_uncommitted`). The staging models
-read the folders directly (models/staging/raw_sources.yml), so the files are what every build,
-full or incremental, sees. GDPR erasure blanks the personal data of erased customers in the
-files that hold some (`RawStore.scrub`), keeping everything else, _loaded_at included.
+Intake converts a delivery once into the raw store, append-only Parquet that staging reads
+directly: `<root>/<table>/_schema.parquet` (no rows, so the folder always scans),
+`<root>/<table>/<batch id>.parquet` (the delivered text, _loaded_at and _batch_id) and the
+commit mark `<root>/_batches/<batch id>.json`, written only when the refresh publishes; the next
+refresh deletes files without one. GDPR erasure blanks personal data in place (`scrub`).
 """
 
 from __future__ import annotations
@@ -38,13 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from nps_warehouse.contract import (
-    BATCH_ID,
-    ERASURES,
-    LOADED_AT,
-    PERSONAL_COLUMNS,
-    RAW_COLUMNS,
-)
+from nps_warehouse.contract import BATCH_ID, ERASURES, LOADED_AT, PERSONAL_COLUMNS, RAW_COLUMNS
 
 SUFFIXES = (".csv", ".parquet")
 SCHEMA_FILE = "_schema.parquet"
@@ -89,20 +71,16 @@ def _parquet_header(path: Path) -> tuple[list[str], bool]:
     """A Parquet file's column names and whether it has rows (from its metadata only)."""
     try:
         with duckdb.connect() as connection:
-            columns = [
-                row[0]
-                for row in connection.execute(
-                    "select name from parquet_schema(?) where num_children is null", [str(path)]
-                ).fetchall()
-            ]
-            rows = connection.execute(
+            schema = connection.execute(
+                "select name from parquet_schema(?) where num_children is null", [str(path)]
+            ).fetchall()
+            (rows,) = connection.execute(
                 "select coalesce(sum(num_rows), 0) from parquet_file_metadata(?)", [str(path)]
-            ).fetchone()[0]
+            ).fetchone()
     except duckdb.Error as error:
-        raise RawFileError(
-            f"{path}: not a readable Parquet file ({str(error).splitlines()[0]})"
-        ) from error
-    return columns, rows > 0
+        reason = str(error).splitlines()[0]
+        raise RawFileError(f"{path}: not a readable Parquet file ({reason})") from error
+    return [name for (name,) in schema], rows > 0
 
 
 def _csv_header(path: Path) -> tuple[list[str], bool]:
@@ -122,35 +100,28 @@ def _csv_header(path: Path) -> tuple[list[str], bool]:
 def check_file(path: Path) -> RawFile:
     """Check one file's structure: a header, (CSV) comma-separated, exactly the columns."""
     table = table_of(path)
-    if path.suffix.lower() == ".parquet":
-        columns, has_rows = _parquet_header(path)
-    else:
-        columns, has_rows = _csv_header(path)
-    expected = RAW_COLUMNS[table]
+    read = _parquet_header if path.suffix.lower() == ".parquet" else _csv_header
+    columns, has_rows = read(path)
+    expected = ",".join(RAW_COLUMNS[table])
     if not columns:
-        raise RawFileError(f"{path}: the file is empty; expected a header {','.join(expected)}")
+        raise RawFileError(f"{path}: the file is empty; expected a header {expected}")
     if len(columns) == 1 and any(sep in columns[0] for sep in ";\t|"):
         raise RawFileError(
             f"{path}: the header {columns[0]!r} is not comma-separated (wrong delimiter?); "
-            f"expected {','.join(expected)}"
+            f"expected {expected}"
         )
-    missing = [column for column in expected if column not in columns]
-    if missing:
-        raise RawFileError(
-            f"{path}: column {missing[0]!r} is missing; expected {','.join(expected)}"
-        )
-    unexpected = [column for column in columns if column not in expected]
-    if unexpected:
-        raise RawFileError(
-            f"{path}: column {unexpected[0]!r} is not a column of {table}; "
-            f"expected {','.join(expected)}"
-        )
+    missing = [column for column in RAW_COLUMNS[table] if column not in columns]
+    unexpected = [column for column in columns if column not in RAW_COLUMNS[table]]
+    if missing or unexpected:
+        fault = "is missing" if missing else f"is not a column of {table}"
+        wrong = (missing or unexpected)[0]
+        raise RawFileError(f"{path}: column {wrong!r} {fault}; expected {expected}")
     return RawFile(table, path, has_rows)
 
 
 def check_delivery(folder: Path) -> list[RawFile]:
-    """Check every CSV and Parquet file of a delivery folder (other files, such as the seeds'
-    YAML, are not data); the first structural fault raises RawFileError."""
+    """Check every CSV and Parquet file of a delivery (not other files, e.g. the seeds' YAML);
+    the first structural fault raises RawFileError."""
     if not folder.is_dir():
         raise RawFileError(f"{folder}: no such folder of new raw files")
     files = [
@@ -164,15 +135,13 @@ def check_delivery(folder: Path) -> list[RawFile]:
 
 
 def read_as_text(connection: duckdb.DuckDBPyConnection, raw: RawFile, name: str) -> int:
-    """Make the temporary view `name` the rows of a checked raw file, every column as text in
-    the table's column order; the number of rows. A Parquet file is read where the view is
-    (at 100M orders a table of it first took 11 s and 8.5 GB more); a CSV file goes into a
-    table first, as a line that cannot be read (DuckDB skips it into its rejects table)
-    refuses the file, which is known only once it is read."""
+    """Make the temporary view `name` a checked file's rows, every column as text in the
+    table's order; the number of rows. Parquet is read in place (a table of it cost 11 s and
+    8.5 GB more at 100M orders); CSV goes into a table first, since a line it cannot read
+    (DuckDB's rejects table) refuses the file and is known only once it is read."""
     source = "read_parquet('{}')".format(str(raw.path).replace("'", "''"))
     if raw.path.suffix.lower() == ".csv":
-        header, _ = _csv_header(raw.path)
-        types = ", ".join(f"'{column}': 'varchar'" for column in header)
+        types = ", ".join(f"'{column}': 'varchar'" for column in _csv_header(raw.path)[0])
         source = f"{name}_csv"
         connection.execute(
             f"create or replace temporary table {source} as select * from read_csv(?, "
@@ -181,31 +150,28 @@ def read_as_text(connection: duckdb.DuckDBPyConnection, raw: RawFile, name: str)
             "rejects_table = 'csv_rejects', rejects_scan = 'csv_scans')",
             [str(raw.path)],
         )
-        rejects = "select line, error_type, count(*) over () from csv_rejects order by line limit 1"
-        rejected = connection.execute(rejects).fetchone()
+        rejected = connection.execute(
+            "select line, error_type, count(*) over () from csv_rejects order by line limit 1"
+        ).fetchone()
         if rejected:
             line, kind, count = rejected
             fix = CSV_LINE_FIXES.get(kind, f"it cannot be read ({kind.lower()})")
             more = f" ({count - 1} more such line{'s' * (count > 2)})" if count > 1 else ""
             raise RawFileError(f"{raw.path} line {line}: {fix}{more}")
-    columns = ", ".join(
-        f"cast({column} as varchar) as {column}" for column in RAW_COLUMNS[raw.table]
-    )
+    columns = ", ".join(f"cast({c} as varchar) as {c}" for c in RAW_COLUMNS[raw.table])
     connection.execute(f"create or replace temporary view {name} as select {columns} from {source}")
-    (rows,) = connection.execute(f"select count(*) from {name}").fetchone()
-    return rows
+    return connection.execute(f"select count(*) from {name}").fetchone()[0]
 
 
 @dataclass
 class Batch:
-    """One delivery taken into the raw store: its id, intake time, rows per table, files."""
+    """One delivery taken into the raw store: its id, intake time, rows per table, files (see
+    `fingerprint`) and rows per covered day of the tables with a day column (set by validation)."""
 
     batch_id: str
     loaded_at: datetime
     rows: dict[str, int] = field(default_factory=dict)
-    # The delivered files: name and SHA-256 of each (see `fingerprint`).
     sources: list[dict[str, str]] = field(default_factory=list)
-    # Rows per covered day of the tables with a day column (set by the intake validation).
     daily_rates: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -225,6 +191,13 @@ def fingerprint(files: list[RawFile]) -> list[dict[str, str]]:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
         sources.append({"name": raw.path.name, "sha256": digest})
     return sources
+
+
+def _write_parquet(connection: duckdb.DuckDBPyConnection, query: str, args: list, to: Path) -> None:
+    """Write a query's rows to a Parquet file atomically (a scratch file renamed into place)."""
+    scratch = to.with_suffix(".parquet.tmp")
+    connection.execute(f"copy ({query}) to '{scratch}' (format parquet, compression zstd)", args)
+    os.replace(scratch, to)
 
 
 class RawStore:
@@ -257,14 +230,11 @@ class RawStore:
 
     def committed(self) -> list[Batch]:
         """Every committed batch, oldest first."""
-        folder = self.root / BATCHES
-        if not folder.is_dir():
-            return []
-        return [Batch.from_json(path.read_text()) for path in sorted(folder.glob("*.json"))]
+        marks = sorted((self.root / BATCHES).glob("*.json"))
+        return [Batch.from_json(path.read_text()) for path in marks]
 
     def discard_uncommitted(self) -> list[Path]:
-        """Delete the batch files of batches that were never committed (a refresh that failed
-        or died); returns them."""
+        """Delete and return the files of batches never committed (a refresh failed or died)."""
         committed = {batch.batch_id for batch in self.committed()}
         stale = [
             path
@@ -277,8 +247,7 @@ class RawStore:
         return stale
 
     def find(self, sources: list[dict[str, str]]) -> Batch | None:
-        """The committed batch that took in exactly these files, if any (a delivery delivered
-        again, e.g. after a refresh that died once it had committed it)."""
+        """The committed batch that took in exactly these files (a delivery sent again), if any."""
         return next((batch for batch in self.committed() if batch.sources == sources), None)
 
     def take_in(self, files: list[RawFile], batch_id: str, loaded_at: datetime) -> Batch:
@@ -290,21 +259,17 @@ class RawStore:
                 parts = [raw for raw in files if raw.table == table and raw.has_rows]
                 if not parts:
                     continue
-                target = self.batch_file(table, batch_id)
-                scratch = target.with_suffix(".parquet.tmp")
-                rows = sum(
-                    read_as_text(connection, raw, f"part_{number}")
-                    for number, raw in enumerate(parts)
+                batch.rows[table] = sum(
+                    read_as_text(connection, raw, f"part_{n}") for n, raw in enumerate(parts)
                 )
                 union = " union all ".join(f"select * from part_{n}" for n in range(len(parts)))
-                connection.execute(
-                    f"copy (select *, cast(? as timestamp with time zone) as {LOADED_AT}, "
-                    f"? as {BATCH_ID} from ({union})) to '{scratch}' "
-                    "(format parquet, compression zstd)",
+                _write_parquet(
+                    connection,
+                    f"select *, cast(? as timestamp with time zone) as {LOADED_AT}, "
+                    f"? as {BATCH_ID} from ({union})",
                     [loaded_at, batch_id],
+                    self.batch_file(table, batch_id),
                 )
-                os.replace(scratch, target)
-                batch.rows[table] = rows
         return batch
 
     def commit(self, batch: Batch) -> None:
@@ -338,17 +303,14 @@ class RawStore:
         return {customer_id for (customer_id,) in rows}
 
     def scrub_pending(self) -> bool:
-        """Whether a committed batch brought erasure requests that the files do not reflect yet
-        (the refresh that committed it scrubs right after publishing; one that died before
-        leaves this for the next refresh)."""
+        """Whether committed erasure requests are not yet scrubbed (the refresh died before)."""
         return (self.root / SCRUB_PENDING).exists()
 
     def scrub_done(self) -> None:
         (self.root / SCRUB_PENDING).unlink(missing_ok=True)
 
     def scrub(self, erased: set[str]) -> list[Path]:
-        """Blank erased customers' personal data in every file that still holds some, rewriting
-        only those files; returns them."""
+        """Blank erased customers' personal data in the files holding some; returns them."""
         if not erased:
             return []
         is_erased = "list_contains(?, upper(trim(customer_id)))"
@@ -364,14 +326,12 @@ class RawStore:
                         f"select count(*) from read_parquet(?) where {is_erased} and ({has_data})",
                         [str(path), sorted(erased)],
                     ).fetchone()
-                    if not hits:
-                        continue
-                    scratch = path.with_suffix(".parquet.tmp")
-                    connection.execute(
-                        f"copy (select * replace ({blanked}) from read_parquet(?)) to "
-                        f"'{scratch}' (format parquet, compression zstd)",
-                        [sorted(erased)] * len(columns) + [str(path)],
-                    )
-                    os.replace(scratch, path)
-                    rewritten.append(path)
+                    if hits:
+                        _write_parquet(
+                            connection,
+                            f"select * replace ({blanked}) from read_parquet(?)",
+                            [sorted(erased)] * len(columns) + [str(path)],
+                            path,
+                        )
+                        rewritten.append(path)
         return rewritten

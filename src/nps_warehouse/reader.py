@@ -1,14 +1,8 @@
-"""A tiny reader for BI-style access to the serving file.
+"""A tiny reader for BI-style access to the serving file (README, "Connecting a BI tool").
 
-It holds one read-only DuckDB connection and, before each query, checks whether a refresh has
-replaced the file (a new inode behind the same path); if so it closes the old connection and
-opens the new file. A query therefore always sees one complete build: the connection keeps
-the file it opened even while a refresh renames a new one into place, and readers never take a
-lock a refresh would wait for.
-
-    reader = ServingReader("warehouse/analytics.duckdb")
-    frame = reader.query("select * from marts.nps_by_segment_period where segment = 'All'")
-    build = reader.snapshot()  # several queries, one build
+It holds one read-only connection and, before each query, checks whether a refresh has renamed
+a new file into place (a new inode behind the path); if so it reopens. A query thus always sees
+one complete build, and readers never take a lock a refresh would wait for.
 """
 
 from __future__ import annotations

@@ -28,9 +28,7 @@ def _fact_view_of(model: Model) -> Model | None:
     """The one model a fact mart selects from, when `model` is a mart view of one model."""
     parents = [parent for parent in model.parents if isinstance(parent, Model)]
     is_view = model.config.get("materialized") == "view"
-    if _layer(model) == "marts" and is_view and len(parents) == 1:
-        return parents[0]
-    return None
+    return parents[0] if _layer(model) == "marts" and is_view and len(parents) == 1 else None
 
 
 @rule
@@ -68,13 +66,11 @@ def name_and_materialisation_match_layer(model: Model) -> RuleViolation | None:
         return RuleViolation(f"A {layer} model's name starts with {prefix}.")
     if not prefix and model.name.startswith(LAYER_PREFIXES):
         return RuleViolation(f"A {layer} model's name carries no layer prefix.")
-    allowed = {materialized}
     if _fact_view_of(model) is not None:
         # a fact mart: a view of one model's stored rows (the serving file stores it as a table)
         return None
-    if model.name.endswith("_checked"):
-        # the staging model that judges every raw row is stored once
-        allowed = {"table", "incremental"}
+    # the staging model that judges every raw row is stored once
+    allowed = {"table", "incremental"} if model.name.endswith("_checked") else {materialized}
     if materialized and model.config.get("materialized") not in allowed:
         expected = " or ".join(sorted(allowed))
         return RuleViolation(f"A {layer} model is materialised as a {expected}.")

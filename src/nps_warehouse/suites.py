@@ -1,18 +1,12 @@
-"""The Great Expectations suites, as code: only what dbt's tests do not already check.
+"""The Great Expectations suites, as code: only what dbt's tests (keys, types, vocabularies,
+ranges, the period spine, rollups) do not already check, each on a small frame.
 
-- intake (a delivery, before anything is built; `INTAKE_SUITES`): the shapes of the delivered
-  raw text, on a sample of each file's rows, with a tolerance (`mostly`): a few bad rows are the
-  quarantine's business, but a column that is mostly in another format (German dates, decimal
-  commas, scores as words) means the export is wrong, and refuses the delivery. Files of fewer
-  than MIN_ROWS_FOR_SHAPES rows are left to staging, row by row. And the delivery's size: its
-  orders and responses per day it covers, against the previous deliveries'.
-- marts (the candidate, before it is published; `MART_SUITES`): distributions that a broken
-  join or a lost delivery would distort and no row-level test sees: no month's responses
-  collapse against the month before, every segment holds a real share of the customers.
-
-Keys, types, vocabularies, ranges, the period spine and the rollups are dbt tests (the models'
-YAML), run on every build; they are not repeated here. Each suite validates a small frame:
-a sample, or a summary computed in SQL (`validation`), never a whole large table in memory.
+- intake (`INTAKE_SUITES`, a delivery before anything is built): the shapes of the delivered
+  text on a sample of each file, with a tolerance (`mostly`): a few bad rows are the
+  quarantine's business, a column mostly in another format (German dates, decimal commas)
+  means a wrong export and refuses the delivery; and its rows per day against earlier ones.
+- marts (`MART_SUITES`, the candidate before it is published): distributions a broken join or
+  a lost delivery would distort: month-over-month responses, every segment's share.
 """
 
 from __future__ import annotations
@@ -47,7 +41,6 @@ WHOLE_NUMBER = r"^\s*[+-]?\d+\s*$"
 
 # The raw tables that have a day column, for the size check: table -> column.
 DAY_COLUMNS = {"raw_orders": "order_date", "raw_survey_responses": "responded_at"}
-
 
 # What each shape means, for the sentence that refuses a delivery.
 MEANING = {

@@ -1,9 +1,9 @@
 """Run the Great Expectations suites (`nps_warehouse.suites`) and build their Data Docs.
 
-GX's SQL data source cannot read DuckDB (it fetches rows after closing the connection), so each
-suite's frame is computed by DuckDB (a sample of a delivery's file, or a summary of the marts),
-read into pandas and handed to GX as the batch of a dataframe asset. The GX context is
-ephemeral; only the Data Docs (HTML) are written, to `<docs_dir>/data_docs/`.
+GX's SQL data source cannot read DuckDB (it fetches rows after closing the connection), so
+DuckDB computes each suite's frame (a sample of a delivery's file, or a summary of the marts)
+and GX validates it as a pandas dataframe, in an ephemeral context that writes only the Data
+Docs (HTML, `<docs_dir>/data_docs/`).
 """
 
 from __future__ import annotations
@@ -78,8 +78,7 @@ def _problem(frame: str, outcome) -> str:
 def validate(
     frames: dict[str, pd.DataFrame], specs: suites.Suites, docs_dir: Path | None
 ) -> list[str]:
-    """Validate each suite against its frame, named by the last part of the suite's name
-    (suites whose frame is absent are skipped): the problems, one sentence each."""
+    """Validate each suite on the frame its name ends with, if present: the problems."""
     context = _context(docs_dir)
     data_source = context.data_sources.add_pandas("warehouse")
     problems = []
@@ -102,15 +101,10 @@ def validate(
     return problems
 
 
-# --------------------------------------------------------------------------------------------
-# intake
-# --------------------------------------------------------------------------------------------
-
-
 def batch_frames(store: rawfiles.RawStore, batch: rawfiles.Batch) -> dict[str, pd.DataFrame]:
-    """A batch's frames: a sample of each table's file (tables of MIN_ROWS_FOR_SHAPES rows or
-    more), and its rows per covered day against the committed batches' median. Records the
-    batch's daily rates in `batch.daily_rates`, for the batches after it."""
+    """A batch's frames: a sample of each table's file (of MIN_ROWS_FOR_SHAPES rows or more),
+    and its rows per covered day against the committed batches' median (recorded in
+    `batch.daily_rates` for the batches after it)."""
     previous = [b.daily_rates for b in store.committed()]
     frames: dict[str, pd.DataFrame] = {}
     rates = []
@@ -133,12 +127,9 @@ def batch_frames(store: rawfiles.RawStore, batch: rawfiles.Batch) -> dict[str, p
             ).fetchone()
             rate = in_file / days if days else 0.0
             batch.daily_rates[table] = rate
-            earlier = [p[table] for p in previous if p.get(table)]
-            if earlier:
-                median = statistics.median(earlier)
-                rates.append(
-                    {"table": table, "rows_per_day": rate, "ratio_to_previous": rate / median}
-                )
+            if earlier := [p[table] for p in previous if p.get(table)]:
+                ratio = rate / statistics.median(earlier)
+                rates.append({"table": table, "rows_per_day": rate, "ratio_to_previous": ratio})
     if rates:
         frames["daily_rates"] = pd.DataFrame(rates)
     return frames
@@ -150,10 +141,6 @@ def validate_batch(
     """The intake suites on a batch taken in but not committed: its problems, one sentence each."""
     return validate(batch_frames(store, batch), suites.INTAKE_SUITES, docs_dir)
 
-
-# --------------------------------------------------------------------------------------------
-# marts
-# --------------------------------------------------------------------------------------------
 
 MART_FRAMES = {
     # Segment All by month; the first month has no previous one, the newest may be partial.
@@ -167,11 +154,7 @@ MART_FRAMES = {
             from marts.nps_by_segment_period
             where segment = 'All' and period_grain = 'month'
         )
-        select
-            period_start,
-            responses,
-            previous_responses,
-            responses / previous_responses as ratio_to_previous_month
+        select * exclude (is_newest), responses / previous_responses as ratio_to_previous_month
         from months
         where previous_responses > 0 and not is_newest
         order by period_start
@@ -185,26 +168,23 @@ MART_FRAMES = {
 }
 
 
+def _unavailable(what: str, error: Exception | None = None) -> WarehouseUnavailableError:
+    reason = f" ({str(error).splitlines()[0]})" if error else ""
+    return WarehouseUnavailableError(f"{what}{reason}: run `make build` first")
+
+
 def mart_frames(warehouse: Path) -> dict[str, pd.DataFrame]:
     if not warehouse.is_file():
-        raise WarehouseUnavailableError(
-            f"warehouse {warehouse} does not exist: run `make build` first"
-        )
+        raise _unavailable(f"warehouse {warehouse} does not exist")
     try:
         connection = duckdb.connect(str(warehouse), read_only=True)
     except duckdb.Error as error:
-        reason = str(error).splitlines()[0]
-        raise WarehouseUnavailableError(
-            f"cannot open warehouse {warehouse} ({reason}): run `make build` first"
-        ) from error
+        raise _unavailable(f"cannot open warehouse {warehouse}", error) from error
     with connection:
         try:
             return {name: connection.execute(sql).df() for name, sql in MART_FRAMES.items()}
         except duckdb.CatalogException as error:
-            raise WarehouseUnavailableError(
-                f"warehouse {warehouse} lacks a mart ({str(error).splitlines()[0]}): run "
-                "`make build` first"
-            ) from error
+            raise _unavailable(f"warehouse {warehouse} lacks a mart", error) from error
 
 
 def validate_marts(warehouse: Path, docs_dir: Path | None = None) -> list[str]:
