@@ -1,25 +1,9 @@
-"""The Dagster code location: the scheduled refresh as assets, its sensor and its schedules.
-
-    dagster dev -m nps_warehouse.orchestration      (make dagster)
-
-One run of the job `refresh` is one refresh (refresh.Refresh), its steps as assets, all in one
-process and under the refresh's lock:
-
-- intake: the delivery taken in (the raw tables, group raw); committed only by the publish;
-- the dbt models, read from the manifest by dagster-dbt (the refresh's selector: models and
-  data tests), grouped by the project's layers (staging, intermediate, marts); their data tests
-  are asset checks; this step is the build of the candidate state;
-- audit: the Great Expectations suites on the candidate's marts, and source freshness;
-- serving_file: the publish of warehouse/analytics.duckdb (what BI reads).
-
-A step that fails raises dagster's Failure with the refresh's one-paragraph summary; only
-infrastructure failures (exit code 3: disk, permissions, another refresh holding the lock) are
-retried. The sensor `deliveries` starts one run per new folder in the incoming folder (the
-folder's name is the run key); the schedule `daily_refresh` refreshes without new data (and
-reports freshness); `weekly_full_refresh` rebuilds the state from the whole raw store.
-
-The paths come from the environment (NPS_SERVING, NPS_STATE, NPS_RAW_STORE_DIR, NPS_INCOMING;
-defaults under warehouse/), as `build_definitions` receives them.
+"""The Dagster code location (`dagster dev -m nps_warehouse.orchestration`, make dagster): one
+run of the job `refresh` is one refresh.Refresh, its steps as assets in one process: intake, the
+dbt build of the candidate (its data tests are asset checks), audit and serving_file (the
+publish). Only infrastructure failures (exit code 3) are retried. The sensor `deliveries` starts
+a run per new folder in the incoming folder; schedules refresh daily and rebuild weekly. Paths
+come from NPS_SERVING, NPS_STATE, NPS_RAW_STORE_DIR and NPS_INCOMING (defaults under warehouse/).
 """
 
 import json
@@ -29,32 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import (
-    AssetExecutionContext,
-    AssetKey,
-    AssetSelection,
-    AssetSpec,
-    Backoff,
-    Config,
-    ConfigurableResource,
-    Definitions,
-    Failure,
-    MaterializeResult,
-    MetadataValue,
-    Output,
-    RetryPolicy,
-    RunRequest,
-    ScheduleDefinition,
-    SensorEvaluationContext,
-    SensorResult,
-    asset,
-    define_asset_job,
-    definitions,
-    get_dagster_logger,
-    in_process_executor,
-    multi_asset,
-    sensor,
-)
+import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, dbt_assets
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 from pydantic import PrivateAttr
@@ -87,7 +46,7 @@ class Paths:
         )
 
 
-class RefreshRun(ConfigurableResource):
+class RefreshRun(dg.ConfigurableResource):
     """The refresh of the current run: created by intake, used by every later step, closed
     (undone unless published, the lock released) when the run ends."""
 
@@ -109,7 +68,7 @@ class RefreshRun(ConfigurableResource):
     @property
     def run(self) -> refreshing.Refresh:
         if self._run is None:
-            raise Failure(
+            raise dg.Failure(
                 description="The refresh's steps run together, intake first: launch the job "
                 "refresh or materialize all assets (intake did not run in this run).",
                 allow_retries=False,
@@ -122,7 +81,7 @@ class RefreshRun(ConfigurableResource):
             self._run = None
 
 
-class Delivery(Config):
+class Delivery(dg.Config):
     """What a run takes in: a delivery folder (the sensor sets it), or nothing (a refresh
     without new data); full_refresh rebuilds the state from the whole raw store."""
 
@@ -130,22 +89,21 @@ class Delivery(Config):
     full_refresh: bool = False
 
 
-def retry_policy() -> RetryPolicy:
+def retry_policy() -> dg.RetryPolicy:
     """For infrastructure failures only (see as_dagster_failure): three more tries, 2, 4 then 8
     minutes apart by default (NPS_RETRY_DELAY_SECONDS sets the first delay)."""
     delay = float(os.environ.get("NPS_RETRY_DELAY_SECONDS", "120"))
-    return RetryPolicy(max_retries=3, delay=delay, backoff=Backoff.EXPONENTIAL)
+    return dg.RetryPolicy(max_retries=3, delay=delay, backoff=dg.Backoff.EXPONENTIAL)
 
 
 @contextmanager
 def as_dagster_failure() -> Iterator[None]:
-    """A refresh step failing as dagster sees it: its RefreshFailed raised as a Failure with the
-    refresh's summary, retried only when the machine failed (a refused delivery or a failed
-    gate stays failed until new data comes)."""
+    """RefreshFailed as a Failure with its summary, retried only when the machine failed (a
+    refused delivery or a failed gate stays failed until new data comes)."""
     try:
         yield
     except refreshing.RefreshFailed as error:
-        raise Failure(
+        raise dg.Failure(
             description=error.summary,
             metadata={"exit code": error.exit_code},
             allow_retries=error.exit_code == refreshing.EXIT_INFRASTRUCTURE,
@@ -153,50 +111,34 @@ def as_dagster_failure() -> Iterator[None]:
 
 
 class Layers(DagsterDbtTranslator):
-    """The project's layers as asset groups: raw for the sources, otherwise the models folder
-    (staging, intermediate, marts); the demo seeds are keyed apart from the raw sources."""
+    """Asset groups by layer (raw, staging, intermediate, marts); demo seeds keyed apart."""
 
-    def get_asset_key(self, dbt_resource_props) -> AssetKey:
+    def get_asset_key(self, dbt_resource_props) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "seed":
-            return AssetKey(["demo_seeds", dbt_resource_props["name"]])
+            return dg.AssetKey(["demo_seeds", dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props) -> str | None:
-        if dbt_resource_props["resource_type"] == "source":
-            return "raw"
-        if dbt_resource_props["resource_type"] == "seed":
-            return "demo_seeds"
-        return dbt_resource_props["fqn"][1]
+        groups = {"source": "raw", "seed": "demo_seeds"}
+        return groups.get(dbt_resource_props["resource_type"]) or dbt_resource_props["fqn"][1]
 
 
 def parse_manifest(target_path: Path) -> Path:
-    """dbt's manifest of the project, parsed into target_path (partial parsing keeps a
-    reload quick)."""
+    """dbt's manifest, parsed into target_path (partial parsing keeps a reload quick)."""
     from dbt.cli.main import dbtRunner
 
-    result = dbtRunner().invoke(
-        [
-            "parse",
-            "--project-dir",
-            str(REPO),
-            "--profiles-dir",
-            str(REPO / "profiles"),
-            "--target-path",
-            str(target_path),
-            "--quiet",
-        ]
-    )
+    project = ["--project-dir", str(REPO), "--profiles-dir", str(REPO / "profiles")]
+    result = dbtRunner().invoke(["parse", *project, "--target-path", str(target_path), "--quiet"])
     if not result.success:
         raise RuntimeError(f"dbt could not parse the project: {result.exception}")
     return target_path / "manifest.json"
 
 
-def build_definitions(paths: Paths) -> Definitions:
-    manifest_path = parse_manifest(paths.state / "target" / "dagster")
-    manifest = json.loads(manifest_path.read_text())
+def build_definitions(paths: Paths) -> dg.Definitions:
+    manifest = json.loads(parse_manifest(paths.state / "target" / "dagster").read_text())
     translator = Layers()
     sources = [
-        AssetSpec(
+        dg.AssetSpec(
             translator.get_asset_key(source),
             group_name="raw",
             description=source["description"],
@@ -204,10 +146,9 @@ def build_definitions(paths: Paths) -> Definitions:
         )
         for source in manifest["sources"].values()
     ]
-
     # In the demo the seeds feed staging (`dbt build`); in a refresh they are a delivery.
     seeds = [
-        AssetSpec(
+        dg.AssetSpec(
             translator.get_asset_key(seed),
             group_name="demo_seeds",
             description=f"{seed['description']} Not built by a refresh: deliver the seeds "
@@ -217,8 +158,8 @@ def build_definitions(paths: Paths) -> Definitions:
         if seed["resource_type"] == "seed"
     ]
 
-    @multi_asset(specs=sources, name="intake", retry_policy=retry_policy())
-    def intake(context: AssetExecutionContext, config: Delivery, refresh: RefreshRun):
+    @dg.multi_asset(specs=sources, name="intake", retry_policy=retry_policy())
+    def intake(context: dg.AssetExecutionContext, config: Delivery, refresh: RefreshRun):
         """Take the lock, then check and take in the delivery (uncommitted until publish)."""
         run = refresh.begin(config.new_data, config.full_refresh, say)
         with as_dagster_failure():
@@ -226,13 +167,12 @@ def build_definitions(paths: Paths) -> Definitions:
             run.intake()
         batch = run.batch.batch_id if run.batch else "none"
         for spec in sources:
-            table = spec.key.path[-1]
-            yield MaterializeResult(
+            yield dg.MaterializeResult(
                 asset_key=spec.key,
                 metadata={
                     "delivery": config.new_data or "none",
                     "batch (committed by the publish)": batch,
-                    "rows taken in": run.loaded_rows.get(table, 0),
+                    "rows taken in": run.result.loaded_rows.get(spec.key.path[-1], 0),
                 },
             )
 
@@ -243,7 +183,7 @@ def build_definitions(paths: Paths) -> Definitions:
         name="candidate_build",
         retry_policy=retry_policy(),
     )
-    def candidate_build(context: AssetExecutionContext, refresh: RefreshRun):
+    def candidate_build(context: dg.AssetExecutionContext, refresh: RefreshRun):
         """The candidate state built by dbt: every model and data test (the tests are this
         asset's checks); a failing test fails the step, and the run publishes nothing."""
         run = refresh.run
@@ -257,52 +197,55 @@ def build_definitions(paths: Paths) -> Definitions:
 
     marts = [key for key in candidate_build.keys if key.path[0] == "marts"]
 
-    @asset(deps=marts, group_name="serving", retry_policy=retry_policy())
-    def audit(context: AssetExecutionContext, refresh: RefreshRun) -> MaterializeResult:
+    @dg.asset(deps=marts, group_name="serving", retry_policy=retry_policy())
+    def audit(context: dg.AssetExecutionContext, refresh: RefreshRun) -> dg.MaterializeResult:
         """The Great Expectations suites on the candidate's marts, and dbt source freshness
         (stale data is reported, not refused)."""
         run = refresh.run
         with as_dagster_failure():
             run.audit()
-        return MaterializeResult(metadata={"freshness": MetadataValue.md(bullets(run.freshness))})
+        freshness = "\n".join(f"- {line}" for line in run.result.freshness) or "- none"
+        return dg.MaterializeResult(metadata={"freshness": dg.MetadataValue.md(freshness)})
 
-    @asset(deps=[audit], group_name="serving", retry_policy=retry_policy())
-    def serving_file(context: AssetExecutionContext, refresh: RefreshRun) -> MaterializeResult:
+    @dg.asset(deps=[audit], group_name="serving", retry_policy=retry_policy())
+    def serving_file(
+        context: dg.AssetExecutionContext, refresh: RefreshRun
+    ) -> dg.MaterializeResult:
         """warehouse/analytics.duckdb, what BI reads: the marts and quarantine of the audited
         candidate, swapped into place whole; the delivery is committed with it."""
         run = refresh.run
         with as_dagster_failure():
             run.publish()
             result = run.finish()
-        return MaterializeResult(
+        return dg.MaterializeResult(
             metadata={
                 "path": str(result.serving),
                 "build_id": result.build_id,
                 "mode": result.mode,
                 "rebuilt in full": ", ".join(result.rebuilt) or "none",
-                "seconds per step": MetadataValue.json(
+                "seconds per step": dg.MetadataValue.json(
                     {name: round(seconds, 1) for name, seconds in result.steps.items()}
                 ),
-                "mart checksums": MetadataValue.json(result.checksums),
+                "mart checksums": dg.MetadataValue.json(result.checksums),
             }
         )
 
-    job = define_asset_job(
+    job = dg.define_asset_job(
         "refresh",
-        selection=AssetSelection.all(),
-        executor_def=in_process_executor,
+        selection=dg.AssetSelection.all(),
+        executor_def=dg.in_process_executor,
         tags=CONCURRENCY_TAG,
         description="One refresh: intake, the candidate's dbt build, audit, publish.",
     )
 
-    @sensor(job=job, minimum_interval_seconds=60)
-    def deliveries(context: SensorEvaluationContext) -> SensorResult:
+    @dg.sensor(job=job, minimum_interval_seconds=60)
+    def deliveries(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         """One run per new folder in the incoming folder; the folder's name is the run key.
         Names starting with '.' or '_' are ignored: write a delivery there, then rename it."""
         ready = delivery_folders(paths.incoming)
         seen = set(json.loads(context.cursor)) if context.cursor else set()
         requests = [
-            RunRequest(
+            dg.RunRequest(
                 run_key=folder.name,
                 run_config={"ops": {"intake": {"config": {"new_data": str(folder)}}}},
                 tags={"nps/delivery": folder.name},
@@ -311,16 +254,18 @@ def build_definitions(paths: Paths) -> Definitions:
             if folder.name not in seen
         ]
         # The cursor holds the folders still there, so it stays as small as the folder.
-        return SensorResult(run_requests=requests, cursor=json.dumps(sorted(f.name for f in ready)))
+        return dg.SensorResult(
+            run_requests=requests, cursor=json.dumps(sorted(f.name for f in ready))
+        )
 
-    daily = ScheduleDefinition(
+    daily = dg.ScheduleDefinition(
         name="daily_refresh",
         job=job,
         cron_schedule="0 6 * * *",
         execution_timezone="Europe/Berlin",
         description="A refresh without new data: republishes and reports freshness.",
     )
-    weekly = ScheduleDefinition(
+    weekly = dg.ScheduleDefinition(
         name="weekly_full_refresh",
         job=job,
         cron_schedule="0 3 * * 0",
@@ -328,14 +273,14 @@ def build_definitions(paths: Paths) -> Definitions:
         run_config={"ops": {"intake": {"config": {"full_refresh": True}}}},
         description="The state rebuilt from the whole raw store, Sundays at 03:00.",
     )
-    return Definitions(
+    return dg.Definitions(
         assets=[*seeds, intake, candidate_build, audit, serving_file],
         jobs=[job],
         sensors=[deliveries],
         schedules=[daily, weekly],
         # The steps share one refresh (its lock, its candidate): one process per run, also for
         # a materialization launched from the UI.
-        executor=in_process_executor,
+        executor=dg.in_process_executor,
         resources={
             "refresh": RefreshRun(
                 serving=str(paths.serving), state=str(paths.state), raw_store=str(paths.raw_store)
@@ -352,32 +297,25 @@ def delivery_folders(incoming: Path) -> list[Path]:
 
 
 def dbt_events(
-    context: AssetExecutionContext, manifest: dict, translator: Layers, run: refreshing.Refresh
+    context: dg.AssetExecutionContext, manifest: dict, translator: Layers, run: refreshing.Refresh
 ) -> Iterator:
-    """The build's node results as dagster events (dagster-dbt's translation of dbt's
-    structured events): a materialization per model built, a check result per data test."""
+    """The build's node results as dagster-dbt translates them: materializations, checks."""
     if run.dbt is None:
         return
     selected = context.op_execution_context.selected_output_names
     for raw_event in run.dbt.node_events:
         message = DbtCoreCliEventMessage(raw_event=raw_event, event_history_metadata={})
         for event in message.to_default_asset_events(manifest, translator, context):
-            if isinstance(event, Output) and event.output_name not in selected:
-                continue
-            yield event
+            if not (isinstance(event, dg.Output) and event.output_name not in selected):
+                yield event
 
 
 def say(message: str) -> None:
-    """The refresh's progress lines, in the event log of the step that runs."""
-    get_dagster_logger().info(message)
+    """The refresh's progress lines, in the step's event log."""
+    dg.get_dagster_logger().info(message)
 
 
-def bullets(lines: list[str]) -> str:
-    return "\n".join(f"- {line}" for line in lines) or "- none"
-
-
-@definitions
-def defs() -> Definitions:
-    """What `dagster dev -m nps_warehouse.orchestration` loads (lazily: importing this module
-    parses nothing)."""
+@dg.definitions
+def defs() -> dg.Definitions:
+    """What `dagster dev` loads (lazily: importing this module parses nothing)."""
     return build_definitions(Paths.from_env())

@@ -1,37 +1,12 @@
 """The scheduled refresh: take in a delivery, build, audit, publish; the one path to the
 serving file, whoever calls it (`nps-warehouse refresh`, or an orchestrator calling its steps).
 
-Files (RefreshConfig):
-
-- the raw store (rawfiles.RawStore): every accepted delivery, append-only Parquet per raw
-  table; the system of record, which the staging models scan in place;
-- the state folder: the warehouse between refreshes (staging, intermediate and mart tables,
-  test failures), never read by BI:
-
-      active.duckdb     the state the serving file was last published from
-      standby.duckdb    the state one refresh before it (or missing)
-      candidate.duckdb  the build of the refresh in progress
-      failed.duckdb     the candidate of the last refresh that failed, kept for inspection
-      refresh.lock      one refresh at a time
-      target/           dbt's target folder (parse cache, manifest, run_results.json) and the
-                        Great Expectations Data Docs (target/gx)
-
-- the serving file: only the schemas marts (its tables; the fact mart views stay in the state)
-  and quarantine and the table marts.build_info,
-  written fresh from the candidate and renamed into place, so a reader with the old file open
-  keeps reading it and readers never block a refresh.
-
-An incremental refresh takes the standby as its candidate (it is one refresh behind: the build
-picks up the batch it missed together with the new one, since staging finds new raw rows by
-their load time) or, when there is no usable standby, a copy of the active state. It builds
-the candidate incrementally; models whose code changed since the candidate was built (their
-manifest checksums differ) are rebuilt in full with everything downstream. It then runs every
-gate on the candidate, publishes, commits the delivery to the raw store, and only then makes
-the candidate the active state (the old active becomes the standby). A full refresh
-(`full_refresh`, and the first refresh of an empty state) builds a new candidate from the whole
-raw store. A refresh that fails anywhere, is killed or runs out of disk leaves the serving file,
-the state and the raw store as they were (an uncommitted delivery is deleted), and the next
-refresh needs no repair.
+The raw store (rawfiles.RawStore) keeps every accepted delivery; the state folder (States) the
+warehouse between refreshes; the serving file only what BI reads, written fresh and renamed into
+place, so readers never block a refresh. An incremental refresh builds on the standby state (one
+refresh behind; staging finds new raw rows by their load time) or a copy of the active one,
+rebuilding models whose code changed in full. A refresh that fails anywhere, is killed or runs
+out of disk leaves serving file, state and raw store as they were; the next needs no repair.
 """
 
 from __future__ import annotations
@@ -44,7 +19,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
-from contextlib import chdir, contextmanager
+from contextlib import chdir, closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,15 +33,13 @@ from nps_warehouse.contract import RAW_COLUMNS
 REPO = Path(__file__).resolve().parents[2]
 QUARANTINED = ("customers", "orders", "survey_responses")
 BUILD_INFO = "marts.build_info"
-# The dbt manifest a state was built with, stored inside it (compared on the next refresh).
-STATE_MANIFEST = "main.state_manifest"
+STATE_MANIFEST = "main.state_manifest"  # the dbt manifest a state was built with, in it
 # Errors that mean the machine, not the data, failed.
 INFRASTRUCTURE_ERRORS = re.compile(
     r"IO Error|No space left|File too large|Permission denied|Read-only file system|"
     r"Could not set lock|out of memory",
     re.I,
 )
-
 # dbt's events that carry a node's result (the build's progress and the orchestrator read them).
 NODE_RESULT_EVENTS = ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult")
 
@@ -116,8 +89,7 @@ class RefreshResult:
 
 
 def _crash_point(name: str) -> None:
-    """Die here, as SIGKILL would, when NPS_REFRESH_CRASH_AT names this point: the crash tests
-    (pytests/test_refresh.py) stop a refresh between the steps of its publish this way."""
+    """Die here, as SIGKILL would, when NPS_REFRESH_CRASH_AT names this point (the crash tests)."""
     if os.environ.get("NPS_REFRESH_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -136,8 +108,7 @@ def _infrastructure(what: str, error: BaseException) -> RefreshFailed:
 
 
 def _lock(lock_path: Path):
-    """One refresh at a time: the open, locked file (closing it releases the lock; so does the
-    OS if the process dies)."""
+    """One refresh at a time: the locked file (closing it, or the process dying, releases it)."""
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         handle = lock_path.open("w")
@@ -155,35 +126,29 @@ def _lock(lock_path: Path):
     return handle
 
 
-# --------------------------------------------------------------------------------------------
-# The state folder
-# --------------------------------------------------------------------------------------------
+def _remove(database: Path) -> None:
+    database.unlink(missing_ok=True)
+    Path(f"{database}.wal").unlink(missing_ok=True)
 
 
 class States:
-    """The state folder's files (see the module docstring) and the moves between them."""
+    """The state folder: the active state (last published), the standby (one refresh before
+    it), the candidate (being built), the failed one (kept), refresh.lock and target/."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
         self.active = folder / "active.duckdb"
         self.standby = folder / "standby.duckdb"
         self.candidate = folder / "candidate.duckdb"
         self.failed = folder / "failed.duckdb"
         self.published = folder / "candidate.published"
 
-    @staticmethod
-    def _remove(path: Path) -> None:
-        path.unlink(missing_ok=True)
-        Path(f"{path}.wal").unlink(missing_ok=True)
-
     def recover(self) -> None:
-        """Finish or undo what a refresh that died left behind: a candidate whose build passed
-        every gate (marked published) is promoted; any other candidate is dropped; a standby
-        that is the same file as the active state (the process died inside promote) too."""
+        """Finish what a dead refresh left: promote a published candidate, drop any other, and a
+        standby that is the active file (the process died inside promote)."""
         if self.published.exists() and self.candidate.exists():
             self.promote()
         self.published.unlink(missing_ok=True)
-        self._remove(self.candidate)
+        _remove(self.candidate)
         Path(f"{self.standby}.tmp").unlink(missing_ok=True)
         if self.standby.exists() and self.active.exists() and self.standby.samefile(self.active):
             self.standby.unlink()
@@ -210,23 +175,15 @@ class States:
         os.replace(self.candidate, self.active)
         self.published.unlink()
 
-    def keep_failed(self) -> Path | None:
+    def keep_failed(self) -> None:
         """Keep a failed candidate for inspection (the previous failed one is dropped)."""
-        if not self.candidate.exists():
-            return None
-        self._remove(self.failed)
-        os.replace(self.candidate, self.failed)
-        return self.failed
-
-
-# --------------------------------------------------------------------------------------------
-# dbt, in this process
-# --------------------------------------------------------------------------------------------
+        if self.candidate.exists():
+            _remove(self.failed)
+            os.replace(self.candidate, self.failed)
 
 
 def _release_duckdb() -> None:
-    """Close the DuckDB database dbt-duckdb keeps open in this process after a command, so the
-    refresh can open the candidate itself (with other settings, or read-only)."""
+    """Close the database dbt-duckdb keeps open after a command, so the refresh can open it."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     with DuckDBConnectionManager._LOCK:
@@ -236,49 +193,32 @@ def _release_duckdb() -> None:
 
 
 class Dbt:
-    """dbt run in-process: the project parsed once per refresh (partial parsing keeps its
-    cache in the target folder), then every command on that manifest. Every command runs in
-    the state folder, on the profile path candidate.duckdb and the raw store's path relative
-    to the folder: the profile and the sources' locations are then the same for every state
-    folder of the same layout, so dbt keeps its parse cache (its key includes both) also in a
-    copy of a warehouse, as the tests make."""
+    """dbt in-process, parsed once per refresh; run in the state folder with relative paths, so
+    that dbt's parse cache (its key includes them) also serves a copy of the warehouse."""
 
     def __init__(self, config: RefreshConfig, states: States, say: Say) -> None:
-        self.config = config
         self.failed = states.failed
         self.say = say
         self.folder = config.state.resolve()
         self.target = config.target_path.resolve()
-        self.state_dir = self.target / "state"
-        # The environment of every dbt command (the profile and the sources read it), set only
-        # while the command runs, so that an in-process caller's environment stays its own.
+        # Set only while a command runs: an in-process caller's environment stays its own.
         self.environment: dict[str, str | None] = {
             "DUCKDB_PATH": states.candidate.name,
             "DBT_PROFILES_DIR": str(REPO / "profiles"),
             "NPS_RAW_STORE": os.path.relpath(config.raw_store.resolve(), self.folder),
             "NPS_AUDIT_SINCE": None,
-            # No table of failing rows per test in the build (a third of a demo build's time,
-            # 361 tables): store_failed_rows stores them for the tests that failed.
+            # Failing rows cost a third of a demo build: stored only for the tests that failed.
             "NPS_STORE_FAILURES": "false",
         }
         self.manifest = None
         self.node_events: list[dict] = []
 
     def _invoke(self, args: list[str], callbacks=(), log_level: str = "error", **environment):
-        """A dbt command in this process, in the state folder, with self.environment and
-        `environment` (None unsets a variable) set while it runs."""
+        """A dbt command with self.environment and `environment` (None unsets a variable)."""
         from dbt.cli.main import dbtRunner
 
-        common = [
-            "--project-dir",
-            str(REPO),
-            "--target-path",
-            str(self.target),
-            "--log-path",
-            str(self.target / "logs"),
-            "--log-level",
-            log_level,
-        ]
+        common = ["--project-dir", str(REPO), "--target-path", str(self.target)]
+        common += ["--log-path", str(self.target / "logs"), "--log-level", log_level]
         words = 2 if args[0] == "source" else 1  # the command: build, ls, source freshness
         runner = dbtRunner(manifest=self.manifest, callbacks=list(callbacks))
         with patch.dict(os.environ), chdir(self.folder):
@@ -303,34 +243,20 @@ class Dbt:
         self.manifest = result.result
 
     def modified_models(self, stored_manifest: str | None) -> list[str] | None:
-        """Models whose code or config changed since the stored manifest was built (dbt's
-        state:modified, models only: a source's location is no model change); None when
-        nothing is stored."""
+        """The models dbt's state:modified finds against the stored manifest; None without one."""
         if stored_manifest is None:
             return None
-        shutil.rmtree(self.state_dir, ignore_errors=True)
-        self.state_dir.mkdir(parents=True)
-        (self.state_dir / "manifest.json").write_text(stored_manifest)
-        result = self._invoke(
-            [
-                "ls",
-                "--select",
-                "state:modified",
-                "--resource-type",
-                "model",
-                "--state",
-                str(self.state_dir),
-                "--output",
-                "name",
-            ],
-            log_level="none",
-        )
+        state_dir = self.target / "state"
+        shutil.rmtree(state_dir, ignore_errors=True)
+        state_dir.mkdir(parents=True)
+        (state_dir / "manifest.json").write_text(stored_manifest)
+        select = ("--select", "state:modified", "--resource-type", "model", "--output", "name")
+        result = self._invoke(["ls", *select, "--state", str(state_dir)], log_level="none")
         return sorted(result.result or []) if result.success else None
 
     def build(self, label: str, args: list[str], audit_since: datetime | None) -> None:
-        """dbt build with the selector `refresh` (models and data tests); a failed node raises
-        RefreshFailed. With audit_since, row-level tests of the large incremental tables check
-        only the rows written from then on (macro audit_scope)."""
+        """dbt build --selector refresh; with audit_since, the row-level tests of the large
+        incremental tables check only the rows written since (macro audit_scope)."""
         since = audit_since.strftime("%Y-%m-%d %H:%M:%S") if audit_since else None
         self.say(f"dbt build ({label}) ...")
         started = time.perf_counter()
@@ -357,7 +283,8 @@ class Dbt:
             )
         names = [r.node.name for r in failed]
         tests = [r.node.name for r in failed if r.node.resource_type == "test"]
-        self.store_failed_rows(tests, since)
+        if tests:  # again, with the build's audit scope, storing their rows for inspection
+            self._invoke(["test", "--select", *tests, "--store-failures"], NPS_AUDIT_SINCE=since)
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         raise RefreshFailed(
             f"dbt build failed on {len(names)} node(s): {shown}. Nothing was published; the "
@@ -367,36 +294,26 @@ class Dbt:
             EXIT_GATE_FAILED,
         )
 
-    def store_failed_rows(self, tests: list[str], since: str | None) -> None:
-        """The failing tests again (with the build's audit scope), each storing its failing
-        rows in schema test_failures of the candidate, for whoever inspects the kept one."""
-        if tests:
-            self._invoke(["test", "--select", *tests, "--store-failures"], NPS_AUDIT_SINCE=since)
-
     def _progress(self, event) -> None:
-        """One line per model built (a long build shows where it is). Every node's result is
-        kept as dbt's structured log writes it (node_events), for the orchestrator to read."""
+        """One line per model built; every node's result kept as dbt logs it (node_events)."""
         if event.info.name in NODE_RESULT_EVENTS:
             from dbt_common.events.functions import msg_to_dict
 
             self.node_events.append(msg_to_dict(event))
-        if event.info.name != "LogModelResult":
-            return
-        data = event.data
-        self.say(
-            f"  {data.index}/{data.total} {data.description.split()[-1]} {data.status} "
-            f"in {data.execution_time:.1f} s"
-        )
+        if event.info.name == "LogModelResult":
+            data = event.data
+            self.say(
+                f"  {data.index}/{data.total} {data.description.split()[-1]} {data.status} "
+                f"in {data.execution_time:.1f} s"
+            )
 
     def freshness(self) -> list[str]:
-        """`dbt source freshness`: one line per raw table with a rule (stale data is reported,
-        not refused: the build is still the newest complete picture)."""
+        """`dbt source freshness`, a line per raw table (stale data is reported, not refused)."""
         from dbt.artifacts.schemas.freshness import SourceFreshnessResult
 
         result = self._invoke(["source", "freshness"])
         if result.result is None:
             return [f"freshness unknown: dbt source freshness failed ({result.exception})"]
-        # The tables sources.json lists: those whose freshness dbt could compute.
         return [
             f"{entry.node.name}: {entry.status} (newest rows loaded {entry.age / 3600:.1f} h ago)"
             for entry in result.result.results
@@ -404,73 +321,54 @@ class Dbt:
         ]
 
 
-# --------------------------------------------------------------------------------------------
-# Checksums and the serving file
-# --------------------------------------------------------------------------------------------
-
-
 def mart_checksums(path: Path) -> dict[str, str]:
     """An order-independent checksum of every mart's rows (build_info excluded)."""
     checksums = table_checksums(path, ("marts",))
-    checksums.pop("marts.build_info", None)
+    checksums.pop(BUILD_INFO, None)
     return {name.removeprefix("marts."): checksum for name, checksum in checksums.items()}
 
 
 def table_checksums(
     path: Path, schemas: tuple[str, ...] | None = None, ignored_columns: tuple[str, ...] = ()
 ) -> dict[str, str]:
-    """An order-independent checksum (row count and summed row hashes, columns by name) of
-    every table and view of the given schemas (all when None), keyed schema.table, leaving out
-    the columns named in ignored_columns (e.g. the stamps of the run that computed a row).
-    Relative paths in views (the raw store's, as dbt wrote them) resolve from path's folder."""
+    """Order-independent checksums (row count, summed row hashes) of the schemas' tables and
+    views (all when None), keyed schema.table, leaving out the ignored columns."""
     with duckdb.connect(str(path), read_only=True) as connection:
         folder = str(path.resolve().parent).replace("'", "''")
-        connection.execute(f"set file_search_path = '{folder}'")
+        connection.execute(f"set file_search_path = '{folder}'")  # the views' relative paths
         connection.execute("set enable_progress_bar = false")  # stdout is the caller's
-        columns: dict[str, list[str]] = {}
-        for schema, table, column in connection.execute(
-            "select table_schema, table_name, column_name from information_schema.columns "
-            "where table_catalog = current_database() order by table_schema, table_name, "
-            "column_name"
+        checksums = {}
+        for schema, table, names in connection.execute(
+            "select table_schema, table_name, list(column_name order by column_name) from "
+            "information_schema.columns where table_catalog = current_database() "
+            "group by all order by all"
         ).fetchall():
             if schemas is None or schema in schemas:
-                columns.setdefault(f'"{schema}"."{table}"', []).append(column)
-        checksums = {}
-        for relation, names in columns.items():
-            kept = ", ".join(f'"{name}"' for name in names if name not in ignored_columns)
-            count, total = connection.execute(
-                f"select count(*), coalesce(sum(hash(t)), 0) % 18446744073709551616 "
-                f"from (select {kept} from {relation}) as t"
-            ).fetchone()
-            checksums[relation.replace('"', "")] = f"{count}:{total:016x}"
+                kept = ", ".join(f'"{name}"' for name in names if name not in ignored_columns)
+                count, total = connection.execute(
+                    f"select count(*), coalesce(sum(hash(t)), 0) % 18446744073709551616 "
+                    f'from (select {kept} from "{schema}"."{table}") as t'
+                ).fetchone()
+                checksums[f"{schema}.{table}"] = f"{count}:{total:016x}"
         return checksums
 
 
 def write_serving(candidate: Path, target: Path, build_id: str, built_at: datetime) -> None:
-    """A new serving file: the candidate's mart tables and quarantine (the rejected rows,
-    personal data already pseudonymised or dropped), and build_info; checkpointed, so no WAL
-    remains. The fact marts, views for the semantic layer, which runs on the state, stay
-    there: copying them (one row per completed order, per customer and period) made the
-    publish of a one-day refresh at 10M orders 4x slower."""
-    Path(f"{target}.wal").unlink(missing_ok=True)
-    target.unlink(missing_ok=True)
+    """A new serving file: the candidate's mart tables, quarantine and build_info, checkpointed.
+    The fact mart views stay in the state: copying them made a publish at 10M orders 4x slower."""
+    _remove(target)
     with duckdb.connect(str(target)) as connection:
         connection.execute(f"attach '{candidate}' as candidate (read_only)")
         tables = connection.execute(
             "select table_name from information_schema.tables where table_catalog = 'candidate' "
             "and table_schema = 'marts' and table_type = 'BASE TABLE' order by table_name"
         ).fetchall()
+        copies = [(f'marts."{table}"', f'marts."{table}"') for (table,) in tables]
+        copies += [(f"quarantine.{e}_rejected", f"staging.stg_{e}_rejected") for e in QUARANTINED]
         connection.execute("create schema marts")
-        for (table,) in tables:
-            connection.execute(
-                f'create table marts."{table}" as select * from candidate.marts."{table}"'
-            )
         connection.execute("create schema quarantine")
-        for entity in QUARANTINED:
-            connection.execute(
-                f"create table quarantine.{entity}_rejected as "
-                f"select * from candidate.staging.stg_{entity}_rejected"
-            )
+        for name, source in copies:
+            connection.execute(f"create table {name} as select * from candidate.{source}")
         connection.execute(
             f"create table {BUILD_INFO} as select ? as build_id, ? as built_at",
             [build_id, built_at.replace(tzinfo=None)],
@@ -496,99 +394,27 @@ def _store_manifest(path: Path, manifest: str) -> None:
         connection.execute("checkpoint")
 
 
-# --------------------------------------------------------------------------------------------
-# The refresh
-# --------------------------------------------------------------------------------------------
-
-
-def _intake(
-    config: RefreshConfig, store: rawfiles.RawStore, build_id: str, built_at: datetime, say: Say
-) -> rawfiles.Batch | None:
-    """Check and take in the delivery as an uncommitted batch; refuse it with one sentence.
-    None when exactly these files were taken in before: a delivery counts once."""
-    from nps_warehouse import validation
-
-    try:
-        files = rawfiles.check_delivery(config.new_data)
-        earlier = store.find(rawfiles.fingerprint(files))
-        if earlier is not None:
-            say(f"delivery {config.new_data} was taken in before, as batch {earlier.batch_id}")
-            return None
-        batch = store.take_in(files, build_id, built_at)
-    except rawfiles.RawFileError as error:
-        store.discard(rawfiles.Batch(build_id, built_at, dict.fromkeys(RAW_COLUMNS, 0)))
-        raise RefreshFailed(
-            f"Refused the delivery: {error}. Nothing was built and the serving file and the state "
-            "are untouched; fix the file and deliver it again.",
-            EXIT_BAD_INPUT,
-        ) from error
-    problems = validation.validate_batch(store, batch)
-    if problems:
-        store.discard(batch)
-        raise RefreshFailed(
-            f"Refused the delivery {config.new_data}: {problems[0]}"
-            + (
-                f" ({len(problems) - 1} more problem(s) in target/refresh/gx)"
-                if problems[1:]
-                else ""
-            )
-            + ". Nothing was built and the serving file and the state are untouched; fix the "
-            "export and deliver it again.",
-            EXIT_BAD_INPUT,
-        )
-    return batch
-
-
 def _scrub(store: rawfiles.RawStore, say: Say) -> None:
     for path in store.scrub(store.erased_ids()):
         say(f"erased personal data in {path}")
     store.scrub_done()
 
 
-def _intake_time(store: rawfiles.RawStore) -> datetime:
-    """Now, or just after the newest committed batch (load times must grow)."""
-    now = datetime.now(UTC)
-    committed = store.committed()
-    if committed and committed[-1].loaded_at >= now:
-        return committed[-1].loaded_at + timedelta(milliseconds=1)
-    return now
-
-
 class Refresh:
-    """One refresh as its steps, in this order: start, intake, build, audit, publish, finish.
-    `nps-warehouse refresh` runs them in a row (function refresh); the Dagster code location
-    (orchestration.py) runs each as an asset of one run, in one process. Use it as a context
-    manager: leaving it before publish undoes what the refresh did (an uncommitted delivery is
-    deleted; the candidate is kept as failed.duckdb) and releases the lock.
-
-    A step that raised RefreshFailed with EXIT_INFRASTRUCTURE (the machine, not the data,
-    failed) may be called again, which is what the orchestrator's retry policy does; a build
-    called again starts from a fresh candidate (a copy of the active state, or a full build)."""
+    """One refresh as its steps: start, intake, build, audit, publish, finish; close undoes an
+    unpublished one. A step that failed with EXIT_INFRASTRUCTURE may be called again."""
 
     def __init__(self, config: RefreshConfig, say: Say = _say) -> None:
         self.config = config
         self.say = say
         self.states = States(config.state)
         self.store = rawfiles.RawStore(config.raw_store)
-        self.steps: dict[str, float] = {}  # seconds per step
-        self.build_id = ""
-        self.built_at = datetime.now(UTC)
+        self.result = RefreshResult("", datetime.now(UTC), config.serving, "full")
         self.batch: rawfiles.Batch | None = None
-        self.loaded_rows: dict[str, int] = {}
-        self.mode = "full"
-        self.rebuilt: list[str] = []
-        self.freshness: list[str] = []
         self.dbt: Dbt | None = None
         self.published = False
         self._lock = None
-        self._built_before = False
         self._started = time.perf_counter()
-
-    def __enter__(self) -> Refresh:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     @contextmanager
     def _step(
@@ -601,29 +427,35 @@ class Refresh:
         except (OSError, duckdb.IOException) as error:
             raise _infrastructure(failure, error) from error
         finally:
-            self.steps[name] = self.steps.get(name, 0.0) + time.perf_counter() - since
+            steps = self.result.steps
+            steps[name] = steps.get(name, 0.0) + time.perf_counter() - since
 
     def start(self) -> None:
         """Take the lock and finish or undo what an interrupted refresh left behind."""
-        config = self.config
+        config, store = self.config, self.store
         if self._lock is None:
             self._lock = _lock(config.state / "refresh.lock")
         with self._step("start", f"Cannot prepare {config.state} and {config.raw_store}"):
-            self.store.init()
-            for path in self.store.discard_uncommitted():
+            store.init()
+            for path in store.discard_uncommitted():
                 self.say(f"deleted {path.name}: left by a refresh that did not finish")
             self.states.recover()
-            if self.store.scrub_pending():
-                _scrub(self.store, self.say)
-        self.built_at = _intake_time(self.store)
-        self.build_id = self.built_at.strftime("%Y%m%dT%H%M%S%fZ")
+            if store.scrub_pending():
+                _scrub(store, self.say)
+        # Now, or just after the newest committed batch (load times must grow).
+        built_at = datetime.now(UTC)
+        committed = store.committed()
+        if committed and committed[-1].loaded_at >= built_at:
+            built_at = committed[-1].loaded_at + timedelta(milliseconds=1)
+        self.result.built_at = built_at
+        self.result.build_id = built_at.strftime("%Y%m%dT%H%M%S%fZ")
 
     def intake(self) -> None:
         """Check and take in the delivery (config.new_data), uncommitted until publish."""
-        config = self.config
+        config, result = self.config, self.result
         with self._step("intake"):
             if config.new_data and self.batch is None:
-                self.batch = _intake(config, self.store, self.build_id, self.built_at, self.say)
+                self.batch = self._take_in(config.new_data)
             if self.batch is None and not self.store.committed():
                 raise RefreshFailed(
                     f"Nothing to build: the raw store {config.raw_store} holds no delivery yet. "
@@ -631,40 +463,71 @@ class Refresh:
                     EXIT_BAD_INPUT,
                 )
             if self.batch is not None:
-                self.loaded_rows = self.batch.rows
+                result.loaded_rows = self.batch.rows
                 rows = ", ".join(f"{table} {count:,}" for table, count in self.batch.rows.items())
-                self.say(f"took in delivery {config.new_data} as batch {self.build_id}: {rows}")
+                self.say(f"took in delivery {config.new_data} as batch {result.build_id}: {rows}")
+
+    def _take_in(self, new_data: Path) -> rawfiles.Batch | None:
+        """The delivery as an uncommitted batch, None if taken in before; refused in a sentence."""
+        from nps_warehouse import validation
+
+        store, build_id, built_at = self.store, self.result.build_id, self.result.built_at
+        try:
+            files = rawfiles.check_delivery(new_data)
+            earlier = store.find(rawfiles.fingerprint(files))
+            if earlier is not None:
+                self.say(f"delivery {new_data} was taken in before, as batch {earlier.batch_id}")
+                return None
+            batch = store.take_in(files, build_id, built_at)
+        except rawfiles.RawFileError as error:
+            store.discard(rawfiles.Batch(build_id, built_at, dict.fromkeys(RAW_COLUMNS, 0)))
+            raise RefreshFailed(
+                f"Refused the delivery: {error}. Nothing was built and the serving file and the "
+                "state are untouched; fix the file and deliver it again.",
+                EXIT_BAD_INPUT,
+            ) from error
+        problems = validation.validate_batch(store, batch)
+        if problems:
+            store.discard(batch)
+            more = (
+                f" ({len(problems) - 1} more problem(s) in target/refresh/gx)"
+                if problems[1:]
+                else ""
+            )
+            raise RefreshFailed(
+                f"Refused the delivery {new_data}: {problems[0]}{more}. Nothing was built and "
+                "the serving file and the state are untouched; fix the export and deliver it "
+                "again.",
+                EXIT_BAD_INPUT,
+            )
+        return batch
 
     def build(self) -> None:
         """Build the candidate state: in full, or incrementally with changed models rebuilt."""
-        states, say = self.states, self.say
+        states, say, result = self.states, self.say, self.result
         with self._step("candidate"):
-            if self._built_before:
-                states._remove(states.candidate)
-            self._built_before = True
-            self.mode = states.prepare_candidate(self.config.full_refresh, say)
+            _remove(states.candidate)  # a build called again starts afresh
+            result.mode = states.prepare_candidate(self.config.full_refresh, say)
         with self._step("parse"):
             self.dbt = dbt = Dbt(self.config, states, say)
             dbt.parse()
         with self._step("build"):
-            self.rebuilt = []
-            if self.mode == "incremental":
+            changed = None
+            if result.mode == "incremental":
                 changed = dbt.modified_models(_stored_manifest(states.candidate))
                 if changed is None:
-                    self.mode = "full"
+                    result.mode = "full"
                     say("the state holds no manifest: building in full")
-                else:
-                    self.rebuilt = changed
-            if self.mode == "full":
+            result.rebuilt = changed or []
+            if result.mode == "full":
                 dbt.build("full refresh", ["--full-refresh"], None)
-            elif self.rebuilt:
-                # What changed is rebuilt in full, with everything downstream of it, after the
-                # rest (all upstream of it) has taken in the new rows.
+            elif result.rebuilt:
+                # What changed is rebuilt in full after the rest has taken in the new rows.
                 say(
-                    f"code changed since the state was built: rebuilding {', '.join(self.rebuilt)}"
-                    " and everything downstream"
+                    f"code changed since the state was built: rebuilding "
+                    f"{', '.join(result.rebuilt)} and everything downstream"
                 )
-                changed = [f"{model}+" for model in self.rebuilt]
+                changed = [f"{model}+" for model in result.rebuilt]
                 audit_since = datetime.now(UTC) - timedelta(seconds=1)
                 dbt.build("incremental", ["--exclude", *changed], audit_since)
                 dbt.build("changed models", ["--select", *changed, "--full-refresh"], None)
@@ -687,33 +550,31 @@ class Refresh:
                     EXIT_GATE_FAILED,
                 )
             assert self.dbt is not None, "audit runs after build"
-            self.freshness = self.dbt.freshness()
-            for line in self.freshness:
+            self.result.freshness = self.dbt.freshness()
+            for line in self.result.freshness:
                 self.say(f"freshness {line}")
 
     def publish(self) -> None:
         """Write the serving file, commit the delivery, swap the file in, promote the state."""
-        config, states = self.config, self.states
+        config, states, result = self.config, self.states, self.result
         with self._step("publish"):
-            scratch = config.serving.with_name(f".{config.serving.name}.{self.build_id}")
-            write_serving(states.candidate, scratch, self.build_id, self.built_at)
+            scratch = config.serving.with_name(f".{config.serving.name}.{result.build_id}")
+            write_serving(states.candidate, scratch, result.build_id, result.built_at)
             if self.batch is not None:
                 self.store.commit(self.batch)
                 self.batch = None  # committed: from here on it stays, whatever happens
-            # The candidate passed every gate and is being published: from here on it is the
-            # new state, even if the process dies before promote.
+            # From here on the candidate is the new state, even if the process dies.
             states.published.touch()
             _crash_point("committed")
             os.replace(scratch, config.serving)
             _crash_point("published")
             states.promote()
             self.published = True
-            self.say(f"published {config.serving} ({self.mode})")
+            self.say(f"published {config.serving} ({result.mode})")
 
     def finish(self) -> RefreshResult:
-        """Erase personal data in the raw store where requests wait; the result, also written
-        to target/refresh.json."""
-        config = self.config
+        """Erase personal data where requests wait; the result, also in target/refresh.json."""
+        result = self.result
         with self._step("erasure"):
             if self.store.scrub_pending():
                 try:
@@ -723,26 +584,15 @@ class Refresh:
                         f"could not yet erase personal data in the raw store ({error}); the "
                         "next refresh does it"
                     )
-        result = RefreshResult(
-            build_id=self.build_id,
-            built_at=self.built_at,
-            serving=config.serving,
-            mode=self.mode,
-            rebuilt=self.rebuilt,
-            loaded_rows=self.loaded_rows,
-            checksums=mart_checksums(config.serving),
-            freshness=self.freshness,
-            steps=self.steps,
-            seconds=time.perf_counter() - self._started,
-        )
-        (config.target_path / "refresh.json").write_text(
-            json.dumps({**asdict(result), "built_at": self.built_at.isoformat()}, default=str)
+        result.checksums = mart_checksums(self.config.serving)
+        result.seconds = time.perf_counter() - self._started
+        (self.config.target_path / "refresh.json").write_text(
+            json.dumps({**asdict(result), "built_at": result.built_at.isoformat()}, default=str)
         )
         return result
 
     def close(self) -> None:
-        """Undo an unpublished refresh (serving file, state and raw store stay as they were)
-        and release the lock."""
+        """Undo an unpublished refresh and release the lock."""
         if self._lock is None:
             return
         try:
@@ -757,9 +607,8 @@ class Refresh:
 
 
 def refresh(config: RefreshConfig, say: Say = _say) -> RefreshResult:
-    """Take in, build, audit and publish; raise RefreshFailed (serving file, state and raw
-    store as they were) on any failure."""
-    with Refresh(config, say) as run:
+    """Take in, build, audit and publish; raise RefreshFailed (nothing changed) on any failure."""
+    with closing(Refresh(config, say)) as run:
         run.start()
         run.intake()
         run.build()
