@@ -56,40 +56,48 @@ completed_orders as (
     where status = 'completed'
 ),
 
+-- A period's order windows depend only on its last day, and the periods of several grains
+-- often end on the same day (a quarter ends with its last month): each account's windows are
+-- computed once per distinct period_end, which also makes fewer rows for the join below.
+period_ends as (
+    select distinct
+        customer_id,
+        period_end
+    from respondent_periods
+),
+
 -- The completed orders of the horizon H (var advocacy_horizon_days) before and after
 -- period_end: revenue in (period_end - H, period_end] and (period_end, period_end + H]; and
 -- activity on period_end + H, an order in the W days up to that day (W <= 2H).
 order_windows as (
     select
-        respondent_periods.customer_id,
-        respondent_periods.period_grain,
-        respondent_periods.period_start,
+        period_ends.customer_id,
+        period_ends.period_end,
         sum(case
-            when completed_orders.order_date <= respondent_periods.period_end
+            when completed_orders.order_date <= period_ends.period_end
                 then completed_orders.amount_eur
         end) as revenue_prior_eur,
         sum(case
-            when completed_orders.order_date > respondent_periods.period_end
+            when completed_orders.order_date > period_ends.period_end
                 then completed_orders.amount_eur
         end) as revenue_next_eur,
         sum(case
             when completed_orders.order_date > {{ dbt.dateadd(
-                'day', var('advocacy_horizon_days') - var('active_window_days'), 'respondent_periods.period_end'
+                'day', var('advocacy_horizon_days') - var('active_window_days'), 'period_ends.period_end'
             ) }}
                 then 1
             else 0
         end) as orders_active_at_horizon
-    from respondent_periods
+    from period_ends
     inner join completed_orders
-        on respondent_periods.customer_id = completed_orders.customer_id
+        on period_ends.customer_id = completed_orders.customer_id
         and completed_orders.order_date
-        > {{ dbt.dateadd('day', -var('advocacy_horizon_days'), 'respondent_periods.period_end') }}
+        > {{ dbt.dateadd('day', -var('advocacy_horizon_days'), 'period_ends.period_end') }}
         and completed_orders.order_date
-        <= {{ dbt.dateadd('day', var('advocacy_horizon_days'), 'respondent_periods.period_end') }}
+        <= {{ dbt.dateadd('day', var('advocacy_horizon_days'), 'period_ends.period_end') }}
     group by
-        respondent_periods.customer_id,
-        respondent_periods.period_grain,
-        respondent_periods.period_start
+        period_ends.customer_id,
+        period_ends.period_end
 ),
 
 final as (
@@ -122,8 +130,7 @@ final as (
         and ranked_answers.answer_rank = 1
     left join order_windows
         on respondent_periods.customer_id = order_windows.customer_id
-        and respondent_periods.period_grain = order_windows.period_grain
-        and respondent_periods.period_start = order_windows.period_start
+        and respondent_periods.period_end = order_windows.period_end
 )
 
 select * from final
