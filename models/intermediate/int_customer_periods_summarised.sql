@@ -65,11 +65,8 @@ orders_by_month as (
         customer_id,
         cast({{ dbt.date_trunc('month', 'order_date') }} as date) as month_start,
         count(*) as completed_orders,
-        -- Money sums back to decimal(18, 2): DuckDB sums decimals into 128-bit ones, and the
-        -- grid with 64-bit money built about 7% faster at 10M orders (no value changes: one
-        -- customer's period is far below 10^16 EUR).
-        cast(sum(amount_eur) as decimal(18, 2)) as revenue_eur,
-        cast(sum(amount_eur - cost_eur) as decimal(18, 2)) as gross_margin_eur
+        {{ sum_money('amount_eur') }} as revenue_eur,
+        {{ sum_money('amount_eur - cost_eur') }} as gross_margin_eur
     from completed_orders
     group by customer_id, cast({{ dbt.date_trunc('month', 'order_date') }} as date)
 ),
@@ -126,7 +123,7 @@ measures as (
                 {% if grain == 'month' %}
                     monthly_measures.{{ column }}{% if not loop.last %},{% endif %}
                 {% elif column in ('revenue_eur', 'gross_margin_eur') %}
-                    cast(sum(monthly_measures.{{ column }}) as decimal(18, 2)) as {{ column }},
+                    {{ sum_money('monthly_measures.' ~ column) }} as {{ column }},
                 {% else %}
                     sum(monthly_measures.{{ column }}) as {{ column }}{% if not loop.last %},{% endif %}
                 {% endif %}
