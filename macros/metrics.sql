@@ -19,8 +19,10 @@
     end
 {%- endmacro %}
 
+{#- The quotient first: part / whole is at most 1 when part <= whole, so the share stays within
+    0..100; 100 * part first can round up (100 * 0.69 / 0.69 = 100.00000000000001). -#}
 {% macro share_pct(part, whole) -%}
-    case when {{ whole }} > 0 then 100 * {{ as_double(part) }} / {{ whole }} end
+    case when {{ whole }} > 0 then 100 * ({{ as_double(part) }} / {{ whole }}) end
 {%- endmacro %}
 
 {% macro nps(promoters, detractors, responses) -%}
