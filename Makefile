@@ -49,6 +49,7 @@ engines: venv
 engines-compare: venv
 	scripts/engines-up
 	$(BIN)/dbt build --full-refresh --target postgres
+	mkdir -p $${SPARK_DIR:-warehouse/spark}  # Derby writes its log there when Spark starts
 	$(BIN)/dbt build --full-refresh --target spark
 	$(BIN)/nps-warehouse compare-engines --engine postgres --engine spark
 
