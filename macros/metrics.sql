@@ -123,10 +123,7 @@
 {%- endmacro %}
 
 {% macro retention_rate(customers_start, customers_end, new_customers) -%}
-    case
-        when {{ customers_start }} > 0
-            then 100 * {{ as_double(customers_end ~ ' - ' ~ new_customers) }} / {{ customers_start }}
-    end
+    {{ share_pct('(' ~ customers_end ~ ' - ' ~ new_customers ~ ')', customers_start) }}
 {%- endmacro %}
 
 {% macro churn_rate(retention_rate) -%}
