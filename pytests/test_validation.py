@@ -60,6 +60,7 @@ def test_a_month_that_collapses_fails_with_its_ratio(pristine: Path, tmp_path: P
     problems = validation.validate_marts(broken)
     assert len(problems) == 1
     assert problems[0].startswith("monthly_responses.ratio_to_previous_month: ")
+    assert f"are not at least {suites.MIN_MONTH_OVER_MONTH} (e.g. " in problems[0]
 
 
 def test_a_segment_that_vanishes_fails(pristine: Path, tmp_path: Path):

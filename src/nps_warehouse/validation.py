@@ -70,6 +70,13 @@ def _problem(frame: str, outcome) -> str:
         return f"{where}: {share:.0f}% of the sampled values are not {means} (e.g. {examples})"
     if config.type == "expect_column_values_to_not_be_null":
         return f"{where}: {share:.0f}% of the sampled values are empty"
+    bounds = " and ".join(
+        f"{word} {config.kwargs[key]}"
+        for key, word in (("min_value", "at least"), ("max_value", "at most"))
+        if config.kwargs.get(key) is not None
+    )
+    if column and bounds and share is not None:
+        return f"{where}: {share:.0f}% of the values are not {bounds} (e.g. {examples})"
     observed = result.get("observed_value")
     detail = f" (observed {observed})" if observed is not None else f" (e.g. {examples})"
     return f"{where}: {config.type.removeprefix('expect_').replace('_', ' ')}{detail}"
