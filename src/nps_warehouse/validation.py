@@ -62,7 +62,10 @@ def _problem(frame: str, outcome) -> str:
     config = outcome.expectation_config
     column = config.kwargs.get("column")
     result = outcome.result or {}
-    examples = ", ".join(repr(value) for value in (result.get("partial_unexpected_list") or [])[:3])
+    examples = ", ".join(
+        f"{value:.3g}" if isinstance(value, float) else repr(value)
+        for value in (result.get("partial_unexpected_list") or [])[:3]
+    )
     where = f"{frame}.{column}" if column else frame
     share = result.get("unexpected_percent")
     if config.type == "expect_column_values_to_match_regex":
