@@ -29,7 +29,8 @@ responses as (
     from {{ ref('int_survey_responses_categorised') }}
 ),
 
-active_days as (
+-- Read by every grain: scanned again each time rather than stored whole as a CTE.
+active_days as {{ not_materialized(in_incremental_runs=true) }} (
     select
         customer_id,
         as_of_date
@@ -108,16 +109,21 @@ monthly_measures as (
         and orders_by_month.month_start = responses_by_month.month_start
 ),
 
--- The months summed into the periods of each grain (a month is its own period: no sum).
+-- Per grain: the months summed into its periods (a month is its own period: no sum), the
+-- customers active on the day before a period starts and on its last day, and one row per
+-- customer and period with activity at either end, an order or a response: two full joins on
+-- the customer and period_start, not one aggregate over a union of every fact (at 10M orders
+-- that aggregate took 29 s, the joins 18 s). One grain at a time, the joins' hash tables hold
+-- a third of the rows and no grain text: at 100M orders the model took 180 s instead of 260 s
+-- (docs/benchmarks.md).
 {% set measure_columns = [
     'completed_orders', 'revenue_eur', 'gross_margin_eur', 'responses', 'promoters', 'passives',
     'detractors', 'score_total',
 ] %}
-measures as (
-    {% for grain in var('period_grains') %}
+{% for grain in var('period_grains') %}
+    measures_{{ grain }} as (
         select
             monthly_measures.customer_id,
-            periods.period_grain,
             periods.period_start,
             {% for column in measure_columns %}
                 {% if grain == 'month' %}
@@ -133,65 +139,63 @@ measures as (
             on periods.period_grain = '{{ grain }}'
             and periods.period_start = cast({{ dbt.date_trunc(grain, 'monthly_measures.month_start') }} as date)
         {% if grain != 'month' %}
-            group by monthly_measures.customer_id, periods.period_grain, periods.period_start
+            group by monthly_measures.customer_id, periods.period_start
         {% endif %}
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
-),
+    ),
 
--- The customers active on the day before a period starts, and on its last day.
-{% for end, day in [
-    ('start', dbt.dateadd('day', -1, 'periods.period_start')),
-    ('end', 'periods.period_end'),
-] %}
-    active_at_{{ end }} as (
+    {% for end, day in [
+        ('start', dbt.dateadd('day', -1, 'periods.period_start')),
+        ('end', 'periods.period_end'),
+    ] %}
+        active_at_{{ end }}_{{ grain }} as (
+            select
+                active_days.customer_id,
+                periods.period_start
+            from periods
+            inner join active_days
+                on active_days.as_of_date = cast({{ day }} as date)
+            where periods.period_grain = '{{ grain }}'
+        ),
+    {% endfor %}
+
+    activity_{{ grain }} as (
         select
-            active_days.customer_id,
-            periods.period_grain,
-            periods.period_start
-        from periods
-        inner join active_days
-            on active_days.as_of_date = cast({{ day }} as date)
+            coalesce(at_start.customer_id, at_end.customer_id) as customer_id,
+            coalesce(at_start.period_start, at_end.period_start) as period_start,
+            at_start.customer_id is not null as is_active_at_start,
+            at_end.customer_id is not null as is_active_at_end
+        from active_at_start_{{ grain }} as at_start
+        full outer join active_at_end_{{ grain }} as at_end
+            on at_start.customer_id = at_end.customer_id
+            and at_start.period_start = at_end.period_start
+    ),
+
+    customer_periods_{{ grain }} as (
+        select
+            coalesce(activity.customer_id, measures.customer_id) as customer_id,
+            '{{ grain }}' as period_grain,
+            coalesce(activity.period_start, measures.period_start) as period_start,
+            coalesce(activity.is_active_at_start, false) as is_active_at_start,
+            coalesce(activity.is_active_at_end, false) as is_active_at_end,
+            {% for column in measure_columns %}
+                {% if column in ('revenue_eur', 'gross_margin_eur') %}
+                    coalesce(measures.{{ column }}, 0)
+                {% else %}
+                    cast(coalesce(measures.{{ column }}, 0) as {{ dbt.type_bigint() }})
+                {% endif %} as {{ column }}{% if not loop.last %},{% endif %}
+            {% endfor %}
+        from activity_{{ grain }} as activity
+        full outer join measures_{{ grain }} as measures
+            on activity.customer_id = measures.customer_id
+            and activity.period_start = measures.period_start
     ),
 {% endfor %}
 
--- One row per customer and period with activity at either end, an order or a response: two
--- full joins on the customer-period key, not one aggregate over a union of every fact (at
--- 10M orders the aggregate over 45M fact rows took 29 s, these joins 18 s).
-{% set key = ['customer_id', 'period_grain', 'period_start'] %}
-activity as (
-    select
-        {% for column in key %}
-            coalesce(active_at_start.{{ column }}, active_at_end.{{ column }}) as {{ column }},
-        {% endfor %}
-        active_at_start.customer_id is not null as is_active_at_start,
-        active_at_end.customer_id is not null as is_active_at_end
-    from active_at_start
-    full outer join active_at_end
-        on {% for column in key %}
-            {% if not loop.first %}and {% endif %}active_at_start.{{ column }} = active_at_end.{{ column }}
-        {% endfor %}
-),
-
 customer_periods as (
-    select
-        {% for column in key %}
-            coalesce(activity.{{ column }}, measures.{{ column }}) as {{ column }},
-        {% endfor %}
-        coalesce(activity.is_active_at_start, false) as is_active_at_start,
-        coalesce(activity.is_active_at_end, false) as is_active_at_end,
-        {% for column in measure_columns %}
-            {% if column in ('revenue_eur', 'gross_margin_eur') %}
-                coalesce(measures.{{ column }}, 0)
-            {% else %}
-                cast(coalesce(measures.{{ column }}, 0) as {{ dbt.type_bigint() }})
-            {% endif %} as {{ column }}{% if not loop.last %},{% endif %}
-        {% endfor %}
-    from activity
-    full outer join measures
-        on {% for column in key %}
-            {% if not loop.first %}and {% endif %}activity.{{ column }} = measures.{{ column }}
-        {% endfor %}
+    {% for grain in var('period_grains') %}
+        select * from customer_periods_{{ grain }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 flagged as (
